@@ -1,0 +1,3 @@
+"""animerec: anime recommendations that learn what fans co-like."""
+
+__version__ = "0.1.0"

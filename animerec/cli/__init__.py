@@ -1,0 +1,38 @@
+"""The ``animerec`` command. Each command lives in its own module and registers on ``app``."""
+
+from __future__ import annotations
+
+import sys
+
+from animerec.cli._app import app
+
+# Command modules register themselves on `app` when imported.
+from animerec.cli import ingest  # noqa: E402,F401  isort: skip
+
+
+def main() -> None:
+    """Entry point: run the app and turn expected failures into a one-line error, exit code 1."""
+    from animerec.errors import AnimerecError
+
+    try:
+        rv = app(standalone_mode=False)
+    except AnimerecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except SystemExit:
+        raise
+    except Exception as exc:  # click's usage errors are handled by typer itself
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            print("aborted", file=sys.stderr)
+            sys.exit(1)
+        raise
+    if isinstance(rv, int) and rv:
+        sys.exit(rv)
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,164 @@
+"""The one recommender contract: fit on ratings, then score and rank for a batch of histories.
+
+Every model scores over the whole catalog (positions of ``Catalog.anime_ids``), so models can be
+fused, filtered and re-ranked the same way. A subclass implements :meth:`fit` and :meth:`score`
+and, where it can say more than the default, :meth:`reasons`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields, is_dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+
+from animerec.data.catalog import Catalog
+from animerec.data.ratings import History, Ratings
+from animerec.workspace import atomic_path
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    anime_id: int
+    score: float
+    reason: str
+
+
+class NotFittedError(RuntimeError):
+    pass
+
+
+class Recommender(ABC):
+    """Base class of every recommender.
+
+    Subclasses keep their hyper-parameters in a dataclass ``params`` (saved with the model) and
+    their fitted state as numpy arrays returned by :meth:`state` (saved as ``.npz``, never pickle).
+    """
+
+    name: ClassVar[str]
+    catalog: Catalog | None = None
+
+    # --- what subclasses implement ----------------------------------------------------------------
+    @abstractmethod
+    def fit(self, train: Ratings, catalog: Catalog) -> Self:
+        """Learn from the training users' ratings; ``catalog`` fixes the item space."""
+
+    @abstractmethod
+    def score(self, histories: Sequence[History]) -> np.ndarray:
+        """Scores ``float32 [len(histories), len(catalog)]``; ``-inf`` where an item can't be scored."""
+
+    def reasons(
+        self, history: History, anime_ids: np.ndarray, scores: np.ndarray
+    ) -> list[str]:
+        """A sentence per recommended item saying why; models override with what they know."""
+        return [f"scored {s:.3f} by {self.name}" for s in scores]
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Fitted arrays to save; restored by :meth:`set_state`."""
+        return {}
+
+    def set_state(self, arrays: dict[str, np.ndarray], catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    # --- shared behaviour ---------------------------------------------------------------------------
+    def _require_fitted(self) -> Catalog:
+        if self.catalog is None:
+            raise NotFittedError(f"{self.name}: call fit() before recommend()")
+        return self.catalog
+
+    def recommend(
+        self,
+        histories: Sequence[History],
+        k: int = 10,
+        *,
+        exclude_seen: bool = True,
+        explore: float = 0.0,
+        candidates: np.ndarray | None = None,
+    ) -> list[list[Recommendation]]:
+        """Top-``k`` recommendations per history, best first.
+
+        ``exclude_seen`` drops what each history already holds; ``explore`` in [0, 1] re-ranks toward
+        diverse, less popular titles (0 = pure exploitation); ``candidates`` (a boolean mask over
+        the catalog) restricts what may be recommended.
+        """
+        if not 0.0 <= explore <= 1.0:
+            raise ValueError(f"explore must be in [0, 1], got {explore}")
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        catalog = self._require_fitted()
+        scores = np.asarray(self.score(histories), dtype=np.float32)
+        if exclude_seen:
+            mask_seen(scores, histories, catalog)
+        if candidates is not None:
+            scores[:, ~candidates] = -np.inf
+        if explore > 0:
+            from animerec.recommend.explore import rerank
+
+            top = rerank(scores, k, explore=explore, catalog=catalog)
+        else:
+            top = top_k(scores, k)
+        out = []
+        for i, h in enumerate(histories):
+            idx = top[i]
+            idx = idx[np.isfinite(scores[i, idx])]
+            ids = catalog.anime_ids[idx]
+            s = scores[i, idx]
+            why = self.reasons(h, ids, s) if len(ids) else []
+            out.append(
+                [Recommendation(int(a), float(v), r) for a, v, r in zip(ids, s, why, strict=True)]
+            )
+        return out
+
+    # --- persistence --------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write ``params.json`` and ``state.npz`` into the directory ``path`` (atomically)."""
+        params = getattr(self, "params", None)
+        meta = {
+            "model": self.name,
+            "params": asdict(params) if params is not None and is_dataclass(params) else {},
+        }
+        with atomic_path(path) as tmp:
+            tmp.mkdir()
+            (tmp / "params.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+            np.savez(tmp / "state.npz", **self.state())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], catalog: Catalog) -> Self:
+        path = Path(path)
+        meta = json.loads((path / "params.json").read_text())
+        if meta["model"] != cls.name:
+            raise ValueError(f"{path} holds a {meta['model']!r} model, not {cls.name!r}")
+        model = cls.from_params(meta["params"])
+        with np.load(path / "state.npz", allow_pickle=False) as z:
+            model.set_state({k: z[k] for k in z.files}, catalog)
+        return model
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> Self:
+        """Rebuild an unfitted model from saved parameters (unknown keys are ignored)."""
+        params_cls = getattr(cls, "Params", None)
+        if params_cls is None:
+            return cls()
+        known = {f.name for f in fields(params_cls)}
+        return cls(params_cls(**{k: v for k, v in params.items() if k in known}))
+
+
+def mask_seen(scores: np.ndarray, histories: Sequence[History], catalog: Catalog) -> None:
+    """Set the score of every item a history already holds to ``-inf`` (in place)."""
+    for i, h in enumerate(histories):
+        pos = catalog.positions(h.anime_ids)
+        scores[i, pos[pos >= 0]] = -np.inf
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` best scores per row, best first (ties broken by catalog position)."""
+    k = min(k, scores.shape[1])
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    part_scores = np.take_along_axis(scores, part, axis=1)
+    order = np.lexsort((part, -part_scores), axis=1)
+    return np.take_along_axis(part, order, axis=1)
