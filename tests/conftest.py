@@ -29,3 +29,28 @@ def sample_dir() -> Path:
 @pytest.fixture(scope="session")
 def sample_data() -> Path:
     return sample_dir()
+
+
+@pytest.fixture(scope="session")
+def sample_workspace(sample_data: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A workspace with the real sample ingested (once per test session)."""
+    from animerec.data.ingest import ingest
+    from animerec.workspace import Workspace
+
+    ws = Workspace(tmp_path_factory.mktemp("sample-ws"))
+    ingest(sample_data, ws)
+    return ws
+
+
+@pytest.fixture(scope="session")
+def sample_catalog(sample_workspace):
+    from animerec.data.catalog import Catalog
+
+    return Catalog.read(sample_workspace.anime)
+
+
+@pytest.fixture(scope="session")
+def sample_ratings(sample_workspace):
+    from animerec.data.ratings import Ratings
+
+    return Ratings.read(sample_workspace.ratings)

@@ -1,0 +1,153 @@
+"""``animerec evaluate``: rank recommenders on held-out users and write a report folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from animerec.cli._app import WorkspaceOpt, app, workspace
+from animerec.errors import AnimerecError
+
+MODEL_ORDER = ("popularity", "itemknn", "userknn", "ease", "als", "content", "hybrid")
+
+
+def _split_list(text: str, what: str) -> list[str]:
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise AnimerecError(f"--{what} is empty")
+    return items
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(x) for x in _split_list(text, "explore")]
+    except ValueError as exc:
+        raise AnimerecError(
+            f"--explore takes numbers in [0, 1] separated by commas: {exc}"
+        ) from exc
+
+
+@app.command()
+def evaluate(
+    ws: WorkspaceOpt = None,
+    models: Annotated[
+        str | None,
+        typer.Option(
+            "--models",
+            "-m",
+            help=f"Comma-separated recommenders (default: every registered one of {','.join(MODEL_ORDER)}).",
+            show_default=False,
+        ),
+    ] = None,
+    k: Annotated[int, typer.Option("--k", help="Length of each recommendation list.")] = 10,
+    explore: Annotated[
+        str,
+        typer.Option(
+            "--explore", help="Exploration levels in [0, 1] for the accuracy/diversity curve."
+        ),
+    ] = "0",
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Report folder (default: WS/reports/eval-<UTC time>).", show_default=False
+        ),
+    ] = None,
+    retune: Annotated[
+        bool, typer.Option("--retune", help="Re-run the grid searches even if cached.")
+    ] = False,
+    tune: Annotated[
+        bool,
+        typer.Option("--tune/--no-tune", help="Tune hyper-parameters on training users (cached)."),
+    ] = True,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the split and the bootstrap.")] = 42,
+    embedder: Annotated[
+        str | None,
+        typer.Option("--embedder", help="Embedder for content and hybrid (e.g. minilm)."),
+    ] = None,
+    bootstrap: Annotated[
+        int, typer.Option("--bootstrap", help="Bootstrap resamples for the 95% CIs.")
+    ] = 1000,
+) -> None:
+    """Run the DESIGN §5 protocol (seeded user split, 80/20 hold-out, relevant = rating ≥ 9)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from animerec.data.catalog import Catalog
+    from animerec.data.ratings import Ratings
+    from animerec.evaluate.report import write_report
+    from animerec.evaluate.runner import (
+        check_explore,
+        check_model_names,
+        default_report_dir,
+        registry,
+    )
+    from animerec.evaluate.runner import evaluate as run_evaluate
+
+    if k < 1:
+        raise AnimerecError(f"--k must be >= 1, got {k}")
+    if bootstrap < 1:
+        raise AnimerecError(f"--bootstrap must be >= 1, got {bootstrap}")
+    names = (
+        _split_list(models, "models")
+        if models is not None
+        else [m for m in MODEL_ORDER if m in registry()]
+    )
+    check_model_names(names)
+    xs = _floats(explore)
+    check_explore(xs)
+
+    w = workspace(ws)
+    w.require_ingested()
+    catalog, ratings = Catalog.read(w.anime), Ratings.read(w.ratings)
+    shared = {"workspace": str(w.root), **({"embedder": embedder} if embedder else {})}
+    err = Console(stderr=True)
+    ev = run_evaluate(
+        names,
+        ratings,
+        catalog,
+        k=k,
+        explore=xs,
+        seed=seed,
+        workspace=w,
+        retune=retune,
+        tune_models=tune,
+        params={n: shared for n in names},
+        n_bootstrap=bootstrap,
+        log=lambda msg: err.print(f"[dim]{msg}[/dim]"),
+    )
+    target = out if out is not None else default_report_dir(w)
+    ingest_fp = w.read_manifest().get("ingest", {}).get("fingerprint")
+    write_report(ev, target, extra={"ingest_fingerprint": ingest_fp, "workspace": str(w.root)})
+
+    table = Table(title=f"evaluation on {ev.split['n_counted_users']:,} test users (k={k})")
+    for col in (
+        "model",
+        f"NDCG@{k} [95% CI]",
+        f"HR@{k}",
+        f"Recall@{k}",
+        "NPS (rated)",
+        "coverage",
+        "pop. rank",
+        "franchise",
+        "fit s",
+        "rec. s",
+    ):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for r in ev.results:
+        table.add_row(
+            r.model,
+            f"{r.ndcg.mean:.3f} [{r.ndcg.low:.3f}, {r.ndcg.high:.3f}]",
+            f"{r.hr.mean:.3f}",
+            f"{r.recall.mean:.3f}",
+            f"{r.nps.value:.3f} ({r.nps.n:,})",
+            f"{100 * r.coverage:.1f}%",
+            f"{r.mean_popularity_rank:.0f}",
+            f"{100 * r.franchise_share_hits:.0f}%",
+            f"{r.fit_s:.2f}",
+            f"{r.recommend_s:.2f}",
+        )
+    console = Console()
+    console.print(table)
+    console.print(f"report: {target / 'report.md'}")

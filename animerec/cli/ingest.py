@@ -1,0 +1,49 @@
+"""`animerec ingest`: raw MAL files → workspace tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from animerec.cli._app import WorkspaceOpt, app, workspace
+
+
+@app.command()
+def ingest(
+    data: Annotated[
+        Path,
+        typer.Option(
+            "--data",
+            "-d",
+            help="Folder with anime.csv, anime_with_synopsis.csv, rating_complete.csv (plain or .gz; animelist.csv optional).",
+        ),
+    ],
+    ws: WorkspaceOpt = None,
+    memory_limit: Annotated[
+        str, typer.Option(help="DuckDB memory limit for de-duplicating and sorting ratings.")
+    ] = "2GB",
+) -> None:
+    """Read the MAL files into the workspace, validating every row (bad rows go to rejects.csv)."""
+    from animerec.data.ingest import IngestSettings
+    from animerec.data.ingest import ingest as run_ingest
+
+    w = workspace(ws)
+    summary = run_ingest(data, w, IngestSettings(memory_limit=memory_limit))
+    out = Console()
+    t = Table(title=f"ingested {data} → {w.root}", show_header=False)
+    t.add_row("anime", f"{summary.anime:,} ({summary.with_synopsis:,} with a synopsis)")
+    t.add_row(
+        "ratings",
+        f"{summary.ratings:,} by {summary.users:,} users on {summary.rated_anime:,} anime",
+    )
+    for what, n in summary.skipped.items():
+        t.add_row("skipped", f"{n:,}  {what}")
+    for what, n in summary.rejects.items():
+        t.add_row("[red]rejected[/red]", f"{n:,}  {what}")
+    t.add_row("rejects file", f"{w.rejects} ({summary.n_rejects:,} rows)")
+    t.add_row("time", f"{summary.seconds:.1f} s")
+    out.print(t)

@@ -1,0 +1,272 @@
+"""Sentence-transformers models run by onnxruntime, optionally with dynamic int8 weights.
+
+On a CPU, int8 MatMuls roughly double MiniLM's throughput at a mean cosine of ~0.99 to fp32.
+``sentence-transformers[onnx]`` does not resolve with sentence-transformers 6 (optimum pins an
+old transformers), so the transformer is exported here with ``torch.onnx.export`` once per
+model, quantised with ``onnxruntime.quantization``, and cached; tokenisation and pooling follow
+the model's own files so the vectors match the torch path.
+
+Dynamic int8 breaks mpnet (mean cosine 0.76 to fp32, ``../shared/MODELS.md``), so int8 is refused
+for MPNet models unless forced.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import warnings
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from animerec.embed.base import Embedder
+from animerec.embed.registry import model_fingerprint
+from animerec.errors import AnimerecError
+from animerec.workspace import atomic_path, now_iso, read_json, write_json
+
+if TYPE_CHECKING:
+    import onnxruntime
+
+FP32_FILE = "model.onnx"
+INT8_FILE = "model_int8.onnx"
+MANIFEST_FILE = "manifest.json"
+OPSET = 17
+POOLING_MODES = ("mean", "cls", "max", "mean_sqrt_len_tokens")
+# Architectures whose dynamic-int8 vectors are known to drift too far from fp32.
+INT8_BREAKS = {"mpnet": "mean cosine 0.76 to fp32 on the catalog (../shared/MODELS.md)"}
+_SUPPORTED_MODULES = ("Transformer", "Pooling", "Normalize")
+_OLD_POOLING_KEYS = {
+    "pooling_mode_cls_token": "cls",
+    "pooling_mode_mean_tokens": "mean",
+    "pooling_mode_max_tokens": "max",
+    "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
+}
+
+
+def _read(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _modules(model_dir: Path) -> list[dict]:
+    modules = json.loads((model_dir / "modules.json").read_text())
+    kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
+    unsupported = [k for k in kinds if k not in _SUPPORTED_MODULES]
+    if unsupported or not kinds or kinds[0] != "Transformer" or "Pooling" not in kinds:
+        raise AnimerecError(
+            f"the ONNX backend runs Transformer + Pooling (+ Normalize) models; {model_dir} has "
+            f"{' + '.join(kinds)}: use backend torch"
+        )
+    return modules
+
+
+def pooling_mode(model_dir: str | os.PathLike[str]) -> str:
+    """The pooling of a sentence-transformers directory, from its ``*_Pooling/config.json``
+    (the sentence-transformers 6 ``pooling_mode`` key or the older ``pooling_mode_*`` flags)."""
+    model_dir = Path(model_dir)
+    entry = next(m for m in _modules(model_dir) if m["type"].endswith("Pooling"))
+    cfg = _read(model_dir / entry["path"] / "config.json")
+    if "pooling_mode" in cfg:
+        mode = cfg["pooling_mode"]
+        modes = [mode] if isinstance(mode, str) else list(mode)
+    else:
+        modes = [mode for key, mode in _OLD_POOLING_KEYS.items() if cfg.get(key)]
+    if len(modes) != 1 or modes[0] not in POOLING_MODES:
+        raise AnimerecError(
+            f"the ONNX backend supports one of {', '.join(POOLING_MODES)} pooling; "
+            f"{model_dir} uses {modes or cfg}: use backend torch"
+        )
+    return modes[0]
+
+
+def pool(tokens: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
+    """Sentence vectors from token vectors ``[b, s, h]`` and the attention mask ``[b, s]``."""
+    if mode == "cls":
+        return tokens[:, 0]
+    m = mask[..., None].astype(tokens.dtype)
+    if mode == "max":
+        return np.where(m > 0, tokens, -1e9).max(axis=1)
+    summed = (tokens * m).sum(axis=1)
+    counts = np.clip(m.sum(axis=1), 1e-9, None)
+    return summed / (np.sqrt(counts) if mode == "mean_sqrt_len_tokens" else counts)
+
+
+# --- export -------------------------------------------------------------------------------------
+def export_onnx(model_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], quantize: bool) -> Path:
+    """The ONNX file of ``model_dir`` (int8 if ``quantize``), exported on first use into
+    ``out_dir`` and reused while the model's files keep their fingerprint."""
+    model_dir, out_dir = Path(model_dir), Path(out_dir)
+    _modules(model_dir)
+    fingerprint = model_fingerprint(model_dir)
+    manifest = _read(out_dir / MANIFEST_FILE)
+    if manifest.get("fingerprint") != fingerprint:  # first export, or the weights changed
+        for stale in (FP32_FILE, INT8_FILE, MANIFEST_FILE):
+            (out_dir / stale).unlink(missing_ok=True)
+        manifest = {"source": str(model_dir), "fingerprint": fingerprint, "opset": OPSET}
+    fp32 = out_dir / FP32_FILE
+    if not fp32.exists():
+        with atomic_path(fp32) as tmp:
+            _export_fp32(model_dir, tmp)
+        manifest["exported"] = now_iso()
+        write_json(out_dir / MANIFEST_FILE, manifest)
+    if not quantize:
+        return fp32
+    int8 = out_dir / INT8_FILE
+    if not int8.exists():
+        with atomic_path(int8) as tmp:
+            quantize_int8(fp32, tmp)
+        manifest["quantized"] = now_iso()
+        write_json(out_dir / MANIFEST_FILE, manifest)
+    return int8
+
+
+def _export_fp32(model_dir: Path, target: Path) -> None:
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    st = SentenceTransformer(str(model_dir), device="cpu")
+    transformer = st[0]
+    hf, tokenizer = transformer.auto_model.eval(), transformer.tokenizer
+    accepted = inspect.signature(hf.forward).parameters
+    names = [
+        n
+        for n in ("input_ids", "attention_mask", "token_type_ids")
+        if n in accepted and (n in tokenizer.model_input_names or n == "attention_mask")
+    ]
+    # Texts of different lengths, so the traced graph takes the padded-attention path.
+    sample = tokenizer(
+        ["an example", "a longer example sentence, so that the batch needs padding"],
+        padding=True,
+        return_tensors="pt",
+    )
+
+    class TokenEmbeddings(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.hf = hf
+
+        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+            return self.hf(**dict(zip(names, inputs, strict=True))).last_hidden_state
+
+    axes = {n: {0: "batch", 1: "sequence"} for n in [*names, "token_embeddings"]}
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # tracer chatter about the legacy exporter
+        torch.onnx.export(
+            TokenEmbeddings().eval(),
+            tuple(sample[n] for n in names),
+            str(target),
+            dynamo=False,  # the dynamo exporter needs onnxscript, which is not a dependency
+            input_names=names,
+            output_names=["token_embeddings"],
+            dynamic_axes=axes,
+            opset_version=OPSET,
+            do_constant_folding=True,
+        )
+
+
+def quantize_int8(fp32: Path, target: Path) -> None:
+    """Dynamic int8 quantisation of the MatMul weights (activations quantised at run time)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(
+        str(fp32),
+        str(target),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        op_types_to_quantize=["MatMul"],
+    )
+
+
+# --- the embedder -------------------------------------------------------------------------------
+class OnnxEmbedder(Embedder):
+    """A local sentence-transformers model run by onnxruntime (fp32, or int8 if ``quantize``)."""
+
+    def __init__(
+        self,
+        model_dir: str | os.PathLike[str],
+        name: str,
+        max_seq_length: int,
+        quantize: bool = False,
+        export_dir: str | os.PathLike[str] | None = None,
+        force_int8: bool = False,
+        threads: int | None = None,
+    ) -> None:
+        self.model_dir = Path(model_dir)
+        self.name = name
+        self.max_seq_length = max_seq_length
+        self.quantize = quantize
+        if export_dir is None:
+            from animerec.embed.registry import cache_root
+
+            export_dir = cache_root() / "onnx" / self.model_dir.name
+        self.export_dir = Path(export_dir)
+        self.threads = threads
+        self.pooling = pooling_mode(self.model_dir)
+        config = _read(self.model_dir / "config.json")
+        model_type = str(config.get("model_type", ""))
+        if quantize and model_type in INT8_BREAKS and not force_int8:
+            raise AnimerecError(
+                f"dynamic int8 breaks {model_type} models ({INT8_BREAKS[model_type]}); use backend "
+                "onnx or torch (fp32) for it, or pass force_int8=True to quantise anyway"
+            )
+        self._dim = int(config.get("hidden_size") or 0)
+        self.lower_case = bool(_read(self.model_dir / "sentence_bert_config.json").get("do_lower_case"))
+
+    @property
+    def dim(self) -> int:
+        if not self._dim:
+            self._dim = int(self.session.get_outputs()[0].shape[-1])
+        return self._dim
+
+    @cached_property
+    def fingerprint(self) -> str:
+        return model_fingerprint(self.model_dir)
+
+    @cached_property
+    def onnx_path(self) -> Path:
+        return export_onnx(self.model_dir, self.export_dir, self.quantize)
+
+    @cached_property
+    def session(self) -> onnxruntime.InferenceSession:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if self.threads:
+            options.intra_op_num_threads = self.threads
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        return ort.InferenceSession(
+            str(self.onnx_path), options, providers=["CPUExecutionProvider"]
+        )
+
+    @cached_property
+    def tokenizer(self):  # noqa: ANN201 - a transformers tokenizer
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(str(self.model_dir))
+
+    def _encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+        if self.lower_case:
+            texts = [t.lower() for t in texts]
+        wanted = [i.name for i in self.session.get_inputs()]
+        # Longest first, as sentence-transformers does: batches of similar length pad less.
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out = np.empty((len(texts), self.dim), np.float32)
+        for start in range(0, len(texts), batch_size):
+            idx = order[start : start + batch_size]
+            enc = self.tokenizer(
+                [texts[i] for i in idx],
+                padding=True,
+                truncation=True,
+                max_length=self.max_seq_length,
+                return_tensors="np",
+            )
+            feeds = {n: enc[n].astype(np.int64) for n in wanted}
+            tokens = self.session.run(None, feeds)[0]
+            out[idx] = pool(tokens, enc["attention_mask"], self.pooling)
+        return out
+
+    def __repr__(self) -> str:
+        return f"OnnxEmbedder({self.name!r}, onnx={self.export_dir})"

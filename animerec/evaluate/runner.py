@@ -1,0 +1,429 @@
+"""Run the DESIGN §5 protocol for a list of recommenders and measure each one the same way.
+
+The split is made once. Every model is fitted on ``split.train`` alone and asked, in one batch,
+for the test users' top k given only their ``split.history``; ``split.heldout`` is read by the
+metrics and nothing else. Hyper-parameters come from :mod:`animerec.evaluate.tune`, which sees
+``split.train`` only.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from animerec.data.catalog import Catalog
+from animerec.data.ratings import History, Ratings, histories_from_ratings
+from animerec.errors import AnimerecError
+from animerec.evaluate.franchise import FranchiseIndex
+from animerec.evaluate.metrics import (
+    PAD,
+    RELEVANT,
+    EvalResult,
+    bootstrap_ci,
+    bootstrap_ratio_ci,
+    coverage,
+    id_matrix,
+    intra_list_diversity,
+    lookup_heldout,
+    mean_popularity_rank,
+    novelty,
+    nps_by_rank_bucket,
+    nps_pooled,
+    nps_user_parts,
+    ranking_metrics,
+)
+from animerec.evaluate.split import SEED, Split, protocol_split
+from animerec.evaluate.tune import Tuning, data_fingerprint, tune
+from animerec.recommend.base import Recommender
+from animerec.workspace import Workspace
+
+BATCH_USERS = 2048
+"""Test users scored per ``recommend`` call (bounds the dense ``[users, catalog]`` score block)."""
+
+
+class UnknownModelError(AnimerecError):
+    """A model name that the recommender registry does not know."""
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    k: int = 10
+    explore: tuple[float, ...] = (0.0,)
+    seed: int = SEED
+    n_bootstrap: int = 1000
+    tune: bool = True
+    retune: bool = False
+
+
+@dataclass
+class Evaluation:
+    """One run of the protocol: the per-model results plus what they were measured on."""
+
+    results: list[EvalResult]
+    settings: EvalSettings
+    split: dict[str, Any]
+    """Counts that describe the split (users, ratings, cold-start items…)."""
+    data_fingerprint: str
+    tunings: dict[str, Tuning] = field(default_factory=dict)
+
+
+# --- model resolution -------------------------------------------------------------------------------
+def registry() -> Mapping[str, type[Recommender]]:
+    try:
+        from animerec.recommend.registry import RECOMMENDERS
+    except ImportError as exc:  # pragma: no cover - the registry ships with the package
+        raise AnimerecError(f"the recommender registry is unavailable: {exc}") from exc
+    return RECOMMENDERS
+
+
+def check_model_names(names: Sequence[str]) -> None:
+    """Raise :class:`UnknownModelError` naming every unknown model (and the known ones)."""
+    known = registry()
+    bad = [n for n in names if n not in known]
+    if bad:
+        raise UnknownModelError(
+            f"unknown model {', '.join(repr(b) for b in bad)}; known: {', '.join(sorted(known))}"
+        )
+
+
+def _param_fields(cls: type[Recommender]) -> set[str]:
+    params_cls = getattr(cls, "Params", None)
+    try:
+        return {f.name for f in fields(params_cls)} if params_cls is not None else set()
+    except TypeError:
+        return set()
+
+
+def _make(name: str) -> Callable[..., Recommender]:
+    from animerec.recommend.registry import make_recommender
+
+    return lambda **params: make_recommender(name, **params)
+
+
+def check_explore(values: Sequence[float]) -> None:
+    """Exploration > 0 needs the re-ranker module; say so before any model is fitted."""
+    for x in values:
+        if not 0.0 <= x <= 1.0:
+            raise AnimerecError(f"explore must be in [0, 1], got {x}")
+    if (
+        any(x > 0 for x in values)
+        and importlib.util.find_spec("animerec.recommend.explore") is None
+    ):
+        raise AnimerecError(
+            "explore > 0 needs the exploration re-ranker (animerec.recommend.explore), which is "
+            "not installed yet; run with --explore 0"
+        )
+
+
+# --- split checks -----------------------------------------------------------------------------------
+def check_split(split: Split) -> None:
+    """The guarantees the protocol rests on; a violation is a bug, so this raises ``AssertionError``."""
+    if np.isin(split.train.user_id, split.test_users).any():
+        raise AssertionError("a test user has ratings in split.train")
+    key = lambda r: r.user_id * (1 << 32) + r.anime_id  # noqa: E731
+    if np.intersect1d(key(split.history), key(split.heldout)).size:
+        raise AssertionError("a held-out (user, anime) pair is also in the history")
+    if not np.isin(split.heldout.user_id, split.test_users).all():
+        raise AssertionError("held-out ratings of a user who is not a test user")
+
+
+# --- helpers over the catalog -----------------------------------------------------------------------
+def _genres(value: Any) -> list[str]:
+    """Genres of one catalog row: a comma-separated string or a list of names."""
+    if isinstance(value, str):
+        return [g.strip() for g in value.split(",") if g.strip()]
+    if isinstance(value, list | tuple | np.ndarray):
+        return [str(g).strip() for g in value if str(g).strip()]
+    return []
+
+
+def genre_vectors(catalog: Catalog) -> np.ndarray:
+    """L2-normalised multi-hot genre vectors per catalog position (zero rows for no genres)."""
+    col = catalog.frame.get("genres")
+    lists = [_genres(v) for v in (col if col is not None else [None] * len(catalog))]
+    vocab = sorted({g for gs in lists for g in gs})
+    index = {g: i for i, g in enumerate(vocab)}
+    m = np.zeros((len(catalog), max(len(vocab), 1)), np.float32)
+    for row, gs in enumerate(lists):
+        m[row, [index[g] for g in gs]] = 1.0
+    norms = np.linalg.norm(m, axis=1, keepdims=True)
+    return m / np.where(norms == 0, 1, norms)
+
+
+def _popularity(catalog: Catalog) -> np.ndarray:
+    if "popularity" not in catalog.frame:
+        return np.full(len(catalog), np.nan)
+    return catalog.frame["popularity"].to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _recommend(
+    model: Recommender,
+    histories: Sequence[History],
+    k: int,
+    *,
+    explore: float = 0.0,
+    candidates: np.ndarray | None = None,
+) -> np.ndarray:
+    parts = []
+    for s in range(0, len(histories), BATCH_USERS):
+        recs = model.recommend(
+            histories[s : s + BATCH_USERS], k, explore=explore, candidates=candidates
+        )
+        parts.append(id_matrix(recs, k))
+    return np.concatenate(parts) if parts else np.zeros((0, k), np.int64)
+
+
+def _positions(ids: np.ndarray, catalog: Catalog) -> np.ndarray:
+    pos = catalog.positions(ids.ravel()).reshape(ids.shape)
+    return np.where(ids == PAD, -1, pos)
+
+
+def _mean(x: np.ndarray) -> float:
+    return float(np.mean(x)) if len(x) else float("nan")
+
+
+@dataclass
+class _Context:
+    """Everything shared by the models of one run (computed once)."""
+
+    split: Split
+    catalog: Catalog
+    users: np.ndarray
+    histories: list[History]
+    history_positions: list[np.ndarray]
+    train_items: np.ndarray
+    cold_mask: np.ndarray
+    cold_items: np.ndarray
+    popularity: np.ndarray
+    item_share: np.ndarray
+    item_vectors: np.ndarray
+    franchise: FranchiseIndex
+    settings: EvalSettings
+
+
+def _context(
+    split: Split, catalog: Catalog, settings: EvalSettings, item_vectors: np.ndarray | None
+) -> _Context:
+    users, histories = histories_from_ratings(split.history)
+    if not np.array_equal(users, split.test_users):
+        raise AssertionError("every test user must have a non-empty history")
+    train_pos = catalog.positions(split.train.anime_id)
+    counts = np.bincount(train_pos[train_pos >= 0], minlength=len(catalog))
+    cold_mask = counts == 0
+    n_train_users = len(np.unique(split.train.user_id))
+    vectors = (
+        genre_vectors(catalog) if item_vectors is None else np.asarray(item_vectors, np.float32)
+    )
+    if len(vectors) != len(catalog):
+        raise ValueError(f"item_vectors has {len(vectors)} rows, the catalog {len(catalog)}")
+    return _Context(
+        split=split,
+        catalog=catalog,
+        users=users,
+        histories=histories,
+        history_positions=[catalog.positions(h.anime_ids) for h in histories],
+        train_items=catalog.anime_ids[~cold_mask],
+        cold_mask=cold_mask,
+        cold_items=np.sort(catalog.anime_ids[cold_mask]),
+        popularity=_popularity(catalog),
+        item_share=(counts + 1.0) / (n_train_users + 1.0),
+        item_vectors=vectors,
+        franchise=FranchiseIndex(catalog.frame["name"].tolist()),
+        settings=settings,
+    )
+
+
+# --- measuring one model ------------------------------------------------------------------------------
+def _cold_start(model: Recommender, ctx: _Context) -> dict[str, Any]:
+    """Recommend among cold-start items only; score against held-out relevant cold-start items."""
+    k, s = ctx.settings.k, ctx.settings
+    ids = _recommend(model, ctx.histories, k, candidates=ctx.cold_mask)
+    look = lookup_heldout(ids, ctx.split.heldout, ctx.users, relevant_items=ctx.cold_items)
+    m = ranking_metrics(look, ctx.users, k)
+    held_cold = np.isin(ctx.split.heldout.anime_id, ctx.cold_items)
+    nps = nps_pooled(look.rating)
+    return {
+        "n_items": int(ctx.cold_mask.sum()),
+        "n_heldout": int(held_cold.sum()),
+        "n_heldout_relevant": int((held_cold & (ctx.split.heldout.rating >= RELEVANT)).sum()),
+        "n_users": len(m.users),
+        "n_users_served": int((ids[:, 0] != PAD).sum()),
+        "recall": bootstrap_ci(m.recall, s.n_bootstrap, s.seed).as_dict(),
+        "hr": bootstrap_ci(m.hr, s.n_bootstrap, s.seed).as_dict(),
+        "ndcg": bootstrap_ci(m.ndcg, s.n_bootstrap, s.seed).as_dict(),
+        "nps": {"value": nps.value, "n": nps.n},
+    }
+
+
+def _explore_point(ids: np.ndarray, ctx: _Context, x: float) -> dict[str, Any]:
+    k = ctx.settings.k
+    m = ranking_metrics(lookup_heldout(ids, ctx.split.heldout, ctx.users), ctx.users, k)
+    pos = _positions(ids, ctx.catalog)
+    return {
+        "explore": x,
+        "ndcg": _mean(m.ndcg),
+        "hr": _mean(m.hr),
+        "recall": _mean(m.recall),
+        "diversity": intra_list_diversity(pos, ctx.item_vectors),
+        "novelty": novelty(pos, ctx.item_share),
+        "coverage": coverage(ids, ctx.train_items),
+        "mean_popularity_rank": mean_popularity_rank(pos, ctx.popularity),
+    }
+
+
+def measure(
+    model: Recommender, ctx: _Context, *, params: dict[str, Any], tuning: Tuning | None = None
+) -> EvalResult:
+    """Fit on ``split.train``, recommend for the test histories, and compute every metric."""
+    s, k = ctx.settings, ctx.settings.k
+    t0 = time.perf_counter()
+    model.fit(ctx.split.train, ctx.catalog)
+    fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ids = _recommend(model, ctx.histories, k)
+    recommend_s = time.perf_counter() - t0
+
+    look = lookup_heldout(ids, ctx.split.heldout, ctx.users)
+    m = ranking_metrics(look, ctx.users, k)
+    nps_sum, nps_n = nps_user_parts(look.rating)
+    pos = _positions(ids, ctx.catalog)
+    same = ctx.franchise.share_matrix(pos, ctx.history_positions)
+    hit_cells = look.rating >= RELEVANT
+    n_hits = int(hit_cells.sum())
+
+    explore_rows = []
+    for x in s.explore:
+        x_ids = ids if x == 0 else _recommend(model, ctx.histories, k, explore=x)
+        explore_rows.append(_explore_point(x_ids, ctx, float(x)))
+
+    return EvalResult(
+        model=model.name,
+        params=params,
+        k=k,
+        n_users=len(m.users),
+        ndcg=bootstrap_ci(m.ndcg, s.n_bootstrap, s.seed),
+        hr=bootstrap_ci(m.hr, s.n_bootstrap, s.seed),
+        recall=bootstrap_ci(m.recall, s.n_bootstrap, s.seed),
+        nps=nps_pooled(look.rating),
+        nps_ci=bootstrap_ratio_ci(nps_sum, nps_n, s.n_bootstrap, s.seed),
+        nps_buckets=nps_by_rank_bucket(look.rating),
+        coverage=coverage(ids, ctx.train_items),
+        n_distinct=int(len(np.unique(ids[ids != PAD]))),
+        mean_popularity_rank=mean_popularity_rank(pos, ctx.popularity),
+        franchise_share_hits=float(same[hit_cells].mean()) if n_hits else float("nan"),
+        franchise_share_recs=float(same[pos >= 0].mean()) if (pos >= 0).any() else float("nan"),
+        n_hits=n_hits,
+        fit_s=fit_s,
+        recommend_s=recommend_s,
+        cold=_cold_start(model, ctx),
+        explore=explore_rows,
+        tuning=tuning.as_dict() if tuning is not None else None,
+    )
+
+
+def _model_params(model: Recommender) -> dict[str, Any]:
+    from dataclasses import asdict, is_dataclass
+
+    p = getattr(model, "params", None)
+    return asdict(p) if p is not None and is_dataclass(p) else {}
+
+
+# --- the public entry point ---------------------------------------------------------------------------
+def evaluate(
+    models: Sequence[str | Recommender],
+    ratings: Ratings,
+    catalog: Catalog,
+    *,
+    k: int = 10,
+    explore: Sequence[float] = (0.0,),
+    seed: int = SEED,
+    workspace: Workspace | None = None,
+    retune: bool = False,
+    tune_models: bool = True,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    item_vectors: np.ndarray | None = None,
+    n_bootstrap: int = 1000,
+    split: Split | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Evaluation:
+    """Evaluate ``models`` (registry names or unfitted :class:`Recommender` instances).
+
+    A name is built with ``make_recommender(name, **fixed, **tuned)`` where ``fixed`` are
+    ``params[name]`` (e.g. ``{"embedder": "minilm"}``; keys the model's ``Params`` lacks are
+    dropped) and ``tuned`` is the grid-search choice over the class's ``search_space`` on
+    training users (cached in ``WS/tuning`` when a ``workspace`` is given). Instances are used
+    as they are. ``split`` overrides the protocol split (for tests that tamper with it).
+    """
+    if k < 1:
+        raise AnimerecError(f"k must be >= 1, got {k}")
+    xs = tuple(dict.fromkeys([0.0, *(float(x) for x in explore)]))
+    check_explore(xs)
+    names = [m for m in models if isinstance(m, str)]
+    if names:
+        check_model_names(names)
+    settings = EvalSettings(
+        k=k, explore=xs, seed=seed, n_bootstrap=n_bootstrap, tune=tune_models, retune=retune
+    )
+    split = protocol_split(ratings, seed=seed) if split is None else split
+    check_split(split)
+    ctx = _context(split, catalog, settings, item_vectors)
+    cache_dir = workspace.sub("tuning") if workspace is not None else None
+
+    results, tunings = [], {}
+    for m in models:
+        tuning = None
+        if isinstance(m, str):
+            cls = registry()[m]
+            allowed = _param_fields(cls)
+            fixed = {key: v for key, v in (params or {}).get(m, {}).items() if key in allowed}
+            space = dict(getattr(cls, "search_space", {}) or {})
+            if tune_models and space:
+                if log is not None:
+                    log(f"tuning {m} over {space}")
+                tuning = tune(
+                    m, _make(m), space, split.train, catalog,
+                    k=k, seed=seed, fixed=fixed, cache_dir=cache_dir, retune=retune, log=log,
+                )  # fmt: skip
+                tunings[m] = tuning
+            model = _make(m)(**fixed, **(tuning.best if tuning else {}))
+        else:
+            model = m
+        if log is not None:
+            log(f"evaluating {model.name}")
+        results.append(measure(model, ctx, params=_model_params(model), tuning=tuning))
+
+    split_info = {
+        "seed": seed,
+        "n_users": int(len(np.unique(ratings.user_id))),
+        "n_train_users": int(len(split.train_users)),
+        "n_test_users": int(len(split.test_users)),
+        "n_counted_users": int(results[0].n_users) if results else None,
+        "n_train_ratings": len(split.train),
+        "n_history_ratings": len(split.history),
+        "n_heldout_ratings": len(split.heldout),
+        "n_heldout_relevant": int((split.heldout.rating >= RELEVANT).sum()),
+        "n_catalog": len(catalog),
+        "n_train_items": int(len(ctx.train_items)),
+        "n_cold_items": int(ctx.cold_mask.sum()),
+        "coverage_denominator": "anime rated by >= 1 training user",
+        "relevant": f"held-out rating >= {RELEVANT}",
+    }
+    return Evaluation(
+        results=results,
+        settings=settings,
+        split=split_info,
+        data_fingerprint=data_fingerprint(ratings, catalog),
+        tunings=tunings,
+    )
+
+
+def default_report_dir(workspace: Workspace, name: str | None = None) -> Path:
+    """``WS/reports/eval-<name or UTC timestamp>``."""
+    stamp = name or time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    return workspace.reports_dir / f"eval-{stamp}"

@@ -1,0 +1,176 @@
+"""Grid search of a recommender's hyper-parameters on a validation split of the *training* users.
+
+Tuning never sees a test user: it receives ``Split.train`` only, carves validation users out of it
+with :func:`~animerec.evaluate.split.validation_split`, fits each grid point on the remaining
+training users and scores NDCG@k on the validation users' held-out ratings. The choice is cached
+as JSON (``WS/tuning/<model>.json``) under a key made of everything that decides it — a
+fingerprint of the training ratings and catalog, the split settings, k, the grid and the fixed
+parameters — so a later ``evaluate`` reuses it and any change re-tunes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from animerec.data.catalog import Catalog
+from animerec.data.ratings import Ratings, histories_from_ratings
+from animerec.evaluate.metrics import id_matrix, lookup_heldout, ranking_metrics
+from animerec.evaluate.split import SEED, validation_split
+from animerec.recommend.base import Recommender
+from animerec.workspace import read_json, write_json
+
+VALIDATION_FRAC = 0.2
+
+
+def data_fingerprint(ratings: Ratings, catalog: Catalog | None = None) -> str:
+    """A content hash of ratings (and the catalog's item ids): same data ⇔ same fingerprint."""
+    h = hashlib.sha256()
+    for a in (ratings.user_id, ratings.anime_id, ratings.rating):
+        h.update(np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<"), copy=False).tobytes())
+    if catalog is not None:
+        h.update(np.ascontiguousarray(catalog.anime_ids, dtype="<i8").tobytes())
+    return h.hexdigest()[:16]
+
+
+def grid(space: Mapping[str, list]) -> list[dict[str, Any]]:
+    """Every combination of a search space, in a fixed order (keys sorted, values as listed)."""
+    keys = sorted(space)
+    return [
+        dict(zip(keys, combo, strict=True))
+        for combo in itertools.product(*(space[k] for k in keys))
+    ]
+
+
+@dataclass
+class Tuning:
+    """The outcome of one grid search."""
+
+    model: str
+    best: dict[str, Any]
+    """The chosen parameters (grid values only; fixed parameters are not repeated)."""
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    """One row per grid point: ``params``, ``ndcg``, ``hr``, ``recall``, ``fit_s``."""
+    key: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)
+    cached: bool = False
+    tune_s: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "best": self.best,
+            "rows": self.rows,
+            "key": self.key,
+            "settings": self.settings,
+            "tune_s": self.tune_s,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], *, cached: bool = False) -> Tuning:
+        return cls(
+            model=d["model"],
+            best=dict(d["best"]),
+            rows=list(d["rows"]),
+            key=d["key"],
+            settings=dict(d["settings"]),
+            cached=cached,
+            tune_s=float(d.get("tune_s", 0.0)),
+        )
+
+
+def validation_ndcg(
+    model: Recommender, train: Ratings, catalog: Catalog, *, k: int = 10, seed: int = SEED + 1
+) -> dict[str, float]:
+    """Fit ``model`` on the non-validation training users; NDCG/HR/Recall@k on validation users."""
+    vsplit = validation_split(train, seed=seed, frac=VALIDATION_FRAC)
+    t0 = time.perf_counter()
+    model.fit(vsplit.train, catalog)
+    fit_s = time.perf_counter() - t0
+    users, hists = histories_from_ratings(vsplit.history)
+    ids = id_matrix(model.recommend(hists, k), k)
+    m = ranking_metrics(lookup_heldout(ids, vsplit.heldout, users), users, k)
+    return {
+        "ndcg": float(m.ndcg.mean()) if len(m.ndcg) else float("nan"),
+        "hr": float(m.hr.mean()) if len(m.hr) else float("nan"),
+        "recall": float(m.recall.mean()) if len(m.recall) else float("nan"),
+        "n_users": len(m.users),
+        "fit_s": fit_s,
+    }
+
+
+def tune(
+    name: str,
+    make: Callable[..., Recommender],
+    space: Mapping[str, list],
+    train: Ratings,
+    catalog: Catalog,
+    *,
+    k: int = 10,
+    seed: int = SEED,
+    fixed: Mapping[str, Any] | None = None,
+    cache_dir: str | Path | None = None,
+    retune: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> Tuning:
+    """Grid-search ``space`` for model ``name`` (built by ``make(**fixed, **point)``).
+
+    ``train`` must be the protocol's training ratings only; the best point maximises validation
+    NDCG@k (ties: the first in :func:`grid` order). ``cache_dir`` holds ``<name>.json``; it is
+    reused when its key matches, unless ``retune``.
+    """
+    fixed = dict(fixed or {})
+    vseed = seed + 1
+    settings = {
+        "data": data_fingerprint(train, catalog),
+        "validation": {
+            "seed": vseed,
+            "frac": VALIDATION_FRAC,
+            "holdout_frac": 0.2,
+            "min_ratings": 10,
+        },
+        "k": k,
+        "space": {key: list(space[key]) for key in sorted(space)},
+        "fixed": fixed,
+        "select_by": f"ndcg@{k}",
+    }
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[
+        :16
+    ]
+    path = Path(cache_dir) / f"{name}.json" if cache_dir is not None else None
+    if path is not None and path.exists() and not retune:
+        try:
+            cached = read_json(path)
+        except (OSError, ValueError):
+            cached = None
+        if isinstance(cached, dict) and cached.get("key") == key:
+            return Tuning.from_dict(cached, cached=True)
+
+    t0 = time.perf_counter()
+    rows = []
+    for point in grid(space):
+        res = validation_ndcg(make(**fixed, **point), train, catalog, k=k, seed=vseed)
+        rows.append({"params": point, **res})
+        if log is not None:
+            log(f"tune {name} {point}: ndcg@{k}={res['ndcg']:.4f}")
+    scores = np.array([r["ndcg"] for r in rows], dtype=np.float64)
+    best = rows[int(np.argmax(np.nan_to_num(scores, nan=-np.inf)))]["params"] if rows else {}
+    result = Tuning(
+        model=name,
+        best=best,
+        rows=rows,
+        key=key,
+        settings=settings,
+        tune_s=time.perf_counter() - t0,
+    )
+    if path is not None:
+        write_json(path, result.as_dict())
+    return result

@@ -1,0 +1,59 @@
+"""Readable reasons shared by every recommender ("because you liked Monster (0.81)").
+
+Models explain a recommended item by the history item that contributed most to its score; the
+helpers here turn such contributions (and counts of fans) into sentences with catalog titles.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from animerec.data.catalog import Catalog
+
+
+def title(catalog: Catalog, anime_id: int) -> str:
+    """The catalog name of ``anime_id`` (``anime #ID`` when the catalog lacks it)."""
+    pos = catalog.positions([anime_id])[0]
+    return str(catalog.names[pos]) if pos >= 0 else f"anime #{anime_id}"
+
+
+def rated_at_least(min_rating: int) -> str:
+    """``9+`` for 9, ``10`` for 10: the rating phrase used in reasons."""
+    return "10" if min_rating >= 10 else f"{min_rating}+"
+
+
+def because_you_liked(name: str, weight: float | None = None) -> str:
+    return f"because you liked {name}" + ("" if weight is None else f" ({weight:.2f})")
+
+
+def liked_reasons(
+    catalog: Catalog,
+    history_ids: np.ndarray,
+    contributions: np.ndarray,
+    fallback: str,
+) -> list[str]:
+    """One reason per column of ``contributions [len(history_ids), n_recommended]``.
+
+    Each recommended item is credited to the history item with the largest positive
+    contribution; items nothing in the history pushed up get ``fallback``.
+    """
+    n_rec = contributions.shape[1]
+    if len(history_ids) == 0 or contributions.shape[0] == 0:
+        return [fallback] * n_rec
+    best = np.argmax(contributions, axis=0)
+    value = contributions[best, np.arange(n_rec)]
+    return [
+        because_you_liked(title(catalog, int(history_ids[b])), float(v)) if v > 0 else fallback
+        for b, v in zip(best, value, strict=True)
+    ]
+
+
+def fans_reason(n_fans: int, min_rating: int) -> str:
+    """Why a user-neighbourhood model picked an item: how many look-alike fans loved it."""
+    who = "fan" if n_fans == 1 else "fans"
+    return f"{n_fans} {who} with tastes like yours rated it {rated_at_least(min_rating)}"
+
+
+def popular_reason(n_fans: int, min_rating: int) -> str:
+    users = "training user" if n_fans == 1 else "training users"
+    return f"popular with fans: {n_fans} {users} rated it {rated_at_least(min_rating)}"

@@ -1,0 +1,104 @@
+"""The items a model works over: a subset of the catalog, and the way back to catalog positions.
+
+Collaborative models only know items that training users rated, and dense ones (EASE) must keep
+their item count small, so each model scores its own columns and :meth:`ItemSpace.scatter` puts
+them into catalog positions, leaving ``-inf`` on everything the model cannot score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import scipy.sparse as sp
+
+from animerec.data.catalog import Catalog
+from animerec.data.ratings import History, Ratings, histories_matrix
+from animerec.errors import AnimerecError
+
+
+@dataclass(frozen=True)
+class ItemSpace:
+    """Model columns -> anime ids and catalog positions."""
+
+    item_ids: np.ndarray
+    positions: np.ndarray
+    n_catalog: int
+
+    @classmethod
+    def of(cls, catalog: Catalog, item_ids: np.ndarray) -> ItemSpace:
+        """The space of ``item_ids`` that are in ``catalog``, in catalog order."""
+        pos = catalog.positions(np.asarray(item_ids, dtype=np.int64))
+        pos = np.unique(pos[pos >= 0])
+        return cls(catalog.anime_ids[pos], pos.astype(np.int64), len(catalog))
+
+    @classmethod
+    def rated(
+        cls, train: Ratings, catalog: Catalog, *, min_rating: int = 1, min_count: int = 1
+    ) -> ItemSpace:
+        """Catalog items with at least ``min_count`` training ratings of ``min_rating`` or more."""
+        ids, counts = np.unique(train.anime_id[train.rating >= min_rating], return_counts=True)
+        return cls.of(catalog, ids[counts >= min_count])
+
+    @classmethod
+    def restore(cls, catalog: Catalog, item_ids: np.ndarray) -> ItemSpace:
+        """The space of a saved model, in its saved column order; every item must be in ``catalog``."""
+        ids = np.asarray(item_ids, dtype=np.int64)
+        pos = catalog.positions(ids)
+        if (pos < 0).any():
+            missing = ids[pos < 0]
+            raise AnimerecError(
+                f"the saved model knows {len(missing)} anime missing from this catalog "
+                f"(e.g. anime_id {int(missing[0])}): it was fitted on a different catalog"
+            )
+        return cls(ids, pos.astype(np.int64), len(catalog))
+
+    def __len__(self) -> int:
+        return len(self.item_ids)
+
+    @cached_property
+    def column_of_position(self) -> np.ndarray:
+        """Catalog position -> model column (-1 where the model has no column)."""
+        col = np.full(self.n_catalog, -1, np.int64)
+        col[self.positions] = np.arange(len(self.positions))
+        return col
+
+    def columns(self, anime_ids: np.ndarray, catalog: Catalog) -> np.ndarray:
+        """Model columns of ``anime_ids`` (-1 where the model has none)."""
+        pos = catalog.positions(anime_ids)
+        return np.where(pos >= 0, self.column_of_position[np.maximum(pos, 0)], -1)
+
+    def train_matrix(self, train: Ratings) -> sp.csr_matrix:
+        """Training users × model items, holding the ratings (users in sorted id order)."""
+        m, _ = train.matrix(self.item_ids)
+        return m
+
+    def history_matrix(self, histories: Sequence[History]) -> sp.csr_matrix:
+        """Histories × model items, holding the ratings (items outside the space are dropped)."""
+        return histories_matrix(histories, self.item_ids)
+
+    def scatter(self, sub: np.ndarray) -> np.ndarray:
+        """``float32 [n, n_catalog]`` with ``sub``'s columns in place and ``-inf`` elsewhere."""
+        out = np.full((sub.shape[0], self.n_catalog), -np.inf, np.float32)
+        out[:, self.positions] = sub
+        return out
+
+
+def rating_weights(ratings: np.ndarray, min_rating: int, graded: bool = False) -> np.ndarray:
+    """Ratings -> positive weights: 1 from ``min_rating`` up, or ``r - min_rating + 1`` if graded.
+
+    Everything under ``min_rating`` becomes 0 (callers drop the zeros).
+    """
+    r = np.asarray(ratings, dtype=np.float32)
+    w = (r - (min_rating - 1)) if graded else np.ones_like(r)
+    return np.where(r >= min_rating, w, 0).astype(np.float32)
+
+
+def weighted(m: sp.csr_matrix, min_rating: int, graded: bool = False) -> sp.csr_matrix:
+    """A copy of a ratings matrix with :func:`rating_weights` applied and zeros dropped."""
+    out = m.copy().astype(np.float32)
+    out.data = rating_weights(out.data, min_rating, graded)
+    out.eliminate_zeros()
+    return out
