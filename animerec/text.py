@@ -249,13 +249,15 @@ def load_tokenizer(name_or_path: str, workspace: Workspace | None = None) -> Any
     """
     from transformers import AutoTokenizer
 
-    path = Path(name_or_path).expanduser()
-    if path.is_dir():  # any tokenizer folder, not only sentence-transformers models
-        source = str(path)
-    else:
-        from animerec.embed.registry import resolve_model_dir
+    from animerec.embed.registry import resolve_model_dir
 
+    try:
         source = resolve_model_dir(name_or_path, workspace)
+    except AnimerecError:
+        path = Path(name_or_path).expanduser()
+        if not path.is_dir():  # a plain tokenizer folder is fine here, not only a model
+            raise
+        source = str(path)
     try:
         return AutoTokenizer.from_pretrained(source, use_fast=True)
     except (OSError, ValueError) as exc:

@@ -174,16 +174,6 @@ def test_missing_column_names_it():
 # --- the real sample -----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def sample_catalog(sample_data, tmp_path_factory):  # TEMP until conftest has sample_catalog
-    from animerec.data.ingest import ingest
-    from animerec.workspace import Workspace
-
-    ws = Workspace(tmp_path_factory.mktemp("ws"))
-    ingest(sample_data, ws)
-    return Catalog.read(ws.anime)
-
-
 def raw_sample_row(sample_data, anime_id: str) -> tuple[pd.Series, str]:
     """The anime.csv row and synopsis of one anime, read straight from the CSVs."""
     anime = pd.read_csv(sample_data / "anime.csv", dtype=str).set_index("MAL_ID")
@@ -202,9 +192,7 @@ def test_cowboy_bebop_matches_the_template(sample_catalog, sample_data):
         f"It premiered in {raw['Premiered']}.\n"
         f"Its genres are {raw['Genres']}"
     )
-    expected_book = (
-        f"{raw['Name']} is a TV Show.\nSynopsis: {synopsis.replace('—', '')}\n" + fields
-    )
+    expected_book = f"{raw['Name']} is a TV Show.\nSynopsis: {synopsis.replace('—', '')}\n" + fields
     expected_clean = f"{raw['Name']} is a TV series.\nSynopsis: {synopsis}\n" + fields + "."
 
     bebop = sample_catalog.row(1)
@@ -287,3 +275,13 @@ def test_histogram_png_written_atomically(tmp_path):
     assert plot_token_histogram(np.array([10, 50, 130, 300, 700]), out) == out
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in out.parent.iterdir()] == ["hist.png"]  # no temporary left behind
+
+
+def test_load_tokenizer_from_a_plain_tokenizer_folder(minilm_tokenizer, tmp_path):
+    minilm_tokenizer.save_pretrained(
+        tmp_path
+    )  # tokenizer files only: no sentence-transformers model
+    again = load_tokenizer(str(tmp_path))
+    assert again("Cowboy Bebop")["input_ids"] == minilm_tokenizer("Cowboy Bebop")["input_ids"]
+    with pytest.raises(AnimerecError, match="unknown embedder"):
+        load_tokenizer(str(tmp_path / "missing"))

@@ -25,11 +25,15 @@ def main() -> None:
         raise
     except Exception as exc:  # click's usage errors are handled by typer itself
         import click
+        import typer
 
-        if isinstance(exc, click.exceptions.ClickException):
+        # typer >= 0.20 vendors click (typer._click): its usage errors derive from TyperException.
+        if isinstance(exc, (click.exceptions.ClickException, typer.TyperException)) and hasattr(
+            exc, "show"
+        ):
             exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(getattr(exc, "exit_code", 2))
+        if isinstance(exc, (click.exceptions.Abort, typer.Abort)):
             print("aborted", file=sys.stderr)
             sys.exit(1)
         raise

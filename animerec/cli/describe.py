@@ -16,13 +16,13 @@ from animerec.text import (
     TRUNCATION_LIMITS,
     VARIANTS,
     check_variant,
-    describe as describe_texts,
     length_stats,
     load_tokenizer,
     plot_token_histogram,
     token_lengths,
     truncation_shares,
 )
+from animerec.text import describe as describe_texts
 from animerec.workspace import now_iso, write_json
 
 
@@ -76,7 +76,9 @@ def describe(
     """
     from animerec.data.catalog import Catalog
 
-    variants = [check_variant(variant)] if variant else list(VARIANTS if stats else [DEFAULT_VARIANT])
+    variants = (
+        [check_variant(variant)] if variant else list(VARIANTS if stats else [DEFAULT_VARIANT])
+    )
     w = workspace(ws)
     if not w.anime.exists():
         w.require_ingested()
@@ -182,7 +184,7 @@ def _print_stats(figures: dict, label: str) -> None:
             f"{s['mean']:.1f}",
             *(f"{fig['truncated_share'][str(k)]:.1%}" for k in TRUNCATION_LIMITS),
         )
-    console = Console(width=max(120, Console().width))
-    console.print(table)
-    for fig in figures.values():
-        console.print(f"histogram: {fig['histogram']}  figures: {Path(fig['histogram']).with_suffix('.json')}")
+    Console(width=max(120, Console().width)).print(table)
+    for fig in figures.values():  # plain lines: paths must not be wrapped
+        png = Path(fig["histogram"])
+        typer.echo(f"histogram: {png}  figures: {png.with_suffix('.json')}")
