@@ -1,8 +1,9 @@
 """Pair labels: which anime the same fans promote together (DESIGN §4), for every pair at once.
 
 The book scores one sampled pair per full scan of the ratings. Here every pair comes out of one
-sparse product per block of anime, so the full MAL file (57 M ratings) needs no per-pair work and
-its memory is bounded by the block, not by the number of pairs.
+sparse product per block of anime, so the full MAL file (57 M ratings) needs no per-pair work;
+:func:`iter_pair_labels` yields the table block by block, so a writer's memory is bounded by the
+block, not by the number of pairs (:func:`pair_labels` gathers them all, for small data and tests).
 
 Definitions (a *co-rater* of a pair is a given user who rated both anime with a non-zero NPS, i.e.
 promoted (9–10) or detracted (≤ 6) each of them; passives (7–8) are dropped first, as in the book):
@@ -357,9 +358,17 @@ class LabelSummary:
             "anime_labelled": len(self.anime_labelled),
             "splits": self.splits,
             "settings": asdict(self.settings),
-            "score_hist": {"bins": SCORE_BINS.tolist(), "counts": self.score_hist.tolist()},
-            "jaccard_hist": {"bins": JACCARD_BINS.tolist(), "counts": self.jaccard_hist.tolist()},
+            "score_hist": _hist(SCORE_BINS, self.score_hist),
+            "jaccard_hist": _hist(JACCARD_BINS, self.jaccard_hist),
         }
+
+
+def _hist(bins: np.ndarray, counts: np.ndarray) -> dict[str, Any]:
+    return {
+        "range": [float(bins[0]), float(bins[-1])],
+        "bins": len(counts),
+        "counts": counts.tolist(),
+    }
 
 
 def label_summary(pairs: pd.DataFrame, settings: LabelSettings) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from animerec.cli._app import app
 
 # Command modules register themselves on `app` when imported.
 from animerec.cli import ingest  # noqa: E402,F401  isort: skip
+from animerec.cli import labels  # noqa: E402,F401  isort: skip
 from animerec.cli import describe  # noqa: E402,F401  isort: skip
 from animerec.cli import evaluate  # noqa: E402,F401  isort: skip
 

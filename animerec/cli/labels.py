@@ -1,0 +1,201 @@
+"""``animerec labels``: the pair table (who co-likes what) from the training users' ratings."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import typer
+
+from animerec.cli._app import WorkspaceOpt, app, workspace
+from animerec.data.ratings import Ratings
+from animerec.errors import AnimerecError
+from animerec.labels import (
+    JACCARD_BINS,
+    SCORE_BINS,
+    LabelSettings,
+    LabelSummary,
+    PairCounts,
+    iter_pair_labels,
+    labels_frame,
+)
+from animerec.workspace import Workspace, atomic_path, now_iso, write_json
+
+USERS_HELP = (
+    "Whose ratings make the labels: `train` (the protocol split's training users, so test users "
+    "never leak into labels), `all` (every user, for production models) or a file of user ids, "
+    "one per line."
+)
+
+
+@app.command()
+def labels(
+    ws_path: WorkspaceOpt = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default: WS/labels).")
+    ] = None,
+    users: Annotated[str, typer.Option("--users", help=USERS_HELP)] = "train",
+    min_corated: Annotated[
+        int,
+        typer.Option(help="Fewest users who rated both anime with a non-zero NPS (co-raters)."),
+    ] = 20,
+    threshold: Annotated[
+        float, typer.Option(help="|score| at which a pair becomes a +1/-1 label.")
+    ] = 0.7,
+    val_frac: Annotated[float, typer.Option(help="Share of pairs in the validation split.")] = 0.1,
+    seed: Annotated[int, typer.Option(help="Seed of the train/validation split.")] = 42,
+    block_size: Annotated[
+        int, typer.Option(help="Anime per sparse-product block (memory vs. speed).", hidden=True)
+    ] = 256,
+) -> None:
+    """Score every anime pair by how the same fans rate both (agreement and Jaccard)."""
+    ws = workspace(ws_path)
+    if not ws.ratings.exists():
+        ws.require_ingested()
+    try:
+        settings = LabelSettings(min_corated, threshold, val_frac, seed)
+    except ValueError as exc:
+        raise AnimerecError(f"labels: {exc}") from None
+    if block_size < 1:
+        raise AnimerecError(f"labels: --block-size must be ≥ 1, got {block_size}")
+    out_dir = out if out is not None else ws.sub("labels")
+
+    t0 = time.perf_counter()
+    ratings = Ratings.read(ws.ratings)
+    user_ids, source = resolve_users(users, ratings)
+    users_used = int(np.isin(user_ids, ratings.users).sum())
+    if users_used == 0:
+        raise AnimerecError(
+            f"labels: none of the {len(user_ids):,} users of {source} has ratings in {ws.ratings}"
+        )
+
+    summary = write_pairs(ratings, user_ids, settings, out_dir / "pairs.parquet", block_size)
+    info: dict[str, Any] = summary.to_dict()
+    info.update(
+        users=source,
+        users_given=len(user_ids),
+        users_used=users_used,
+        data_fingerprint=_fingerprint(ws),
+        ratings_path=str(ws.ratings),
+        created=now_iso(),
+        elapsed_s=round(time.perf_counter() - t0, 2),
+    )
+    write_json(out_dir / "summary.json", info)
+    plot_histograms(summary, out_dir / "score_hist.png")
+    _print_summary(info, out_dir)
+
+
+def resolve_users(spec: str, ratings: Ratings) -> tuple[np.ndarray, str]:
+    """``train`` / ``all`` / a file of ids → (sorted user ids, a description for the summary)."""
+    if spec == "train":
+        from animerec.evaluate.split import protocol_split
+
+        return protocol_split(ratings).train_users, "train"
+    if spec == "all":
+        return ratings.users, "all"
+    return read_user_file(Path(spec)), str(spec)
+
+
+def read_user_file(path: Path) -> np.ndarray:
+    """User ids, one per line (blank lines, ``#`` comments and a ``user_id`` header are skipped)."""
+    if not path.is_file():
+        raise AnimerecError(
+            f"users file {path} does not exist (--users takes train, all or a file)"
+        )
+    ids: list[int] = []
+    for lineno, line in enumerate(path.read_text().splitlines(), start=1):
+        text = line.split("#", 1)[0].strip()
+        if not text or (lineno == 1 and text == "user_id"):
+            continue
+        try:
+            ids.append(int(text))
+        except ValueError:
+            raise AnimerecError(
+                f"{path}:{lineno}: {text!r} is not a user id (one integer per line)"
+            ) from None
+    if not ids:
+        raise AnimerecError(f"users file {path} lists no user ids")
+    return np.unique(np.asarray(ids, dtype=np.int64))
+
+
+def write_pairs(
+    ratings: Ratings, users: np.ndarray, settings: LabelSettings, path: Path, block_size: int
+) -> LabelSummary:
+    """Stream the pair table to Parquet block by block (atomically) and summarise it on the way."""
+    summary = LabelSummary(settings)
+    empty = labels_frame(PairCounts.concat([]), settings)
+    schema = pa.Schema.from_pandas(empty, preserve_index=False)
+    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema) as writer:
+        writer.write_table(pa.Table.from_pandas(empty, schema=schema, preserve_index=False))
+        for frame in iter_pair_labels(
+            ratings, users, settings, block_size=block_size, progress=True
+        ):
+            writer.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False))
+            summary.add(frame)
+    return summary
+
+
+def plot_histograms(summary: LabelSummary, path: Path) -> None:
+    """Agreement scores with the label thresholds, and Jaccard scores, side by side."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 4), layout="constrained")
+    ax1, ax2 = fig.subplots(1, 2)
+    ax1.stairs(summary.score_hist, SCORE_BINS, fill=True, color="tab:blue")
+    t = summary.settings.threshold
+    for x in (-t, t):
+        ax1.axvline(x, color="tab:red", linestyle="--", linewidth=1)
+    ax1.set(
+        title=f"Agreement score ({summary.positive:,} ≥ {t}, {summary.negative:,} ≤ −{t})",
+        xlabel="score",
+        ylabel="pairs",
+    )
+    ax2.stairs(summary.jaccard_hist, JACCARD_BINS, fill=True, color="tab:green")
+    ax2.set(title="Jaccard of promoter sets", xlabel="Jaccard", ylabel="pairs")
+    fig.suptitle(f"{summary.pairs:,} pairs with ≥ {summary.settings.min_corated} co-raters")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+
+
+def _fingerprint(ws: Workspace) -> str | None:
+    """The ingested files' fingerprint, so the labels say which data made them."""
+    fp = ws.read_manifest().get("ingest", {}).get("fingerprint")
+    return fp if isinstance(fp, str) and fp else None
+
+
+def _print_summary(info: dict[str, Any], out_dir: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    s = info["settings"]
+    table = Table(title=f"Pair labels ({info['users']} users: {info['users_used']:,})")
+    table.add_column("")
+    table.add_column("all", justify="right")
+    table.add_column("train", justify="right")
+    table.add_column("val", justify="right")
+    sp = info["splits"]
+    table.add_row("pairs", f"{info['pairs']:,}", *(f"{sp[k]['pairs']:,}" for k in ("train", "val")))
+    for key, what in (
+        ("positive", f"score ≥ {s['threshold']}"),
+        ("negative", f"score ≤ −{s['threshold']}"),
+    ):
+        table.add_row(
+            f"{key} ({what})", f"{info[key]:,}", *(f"{sp[k][key]:,}" for k in ("train", "val"))
+        )
+    table.add_row("neutral", f"{info['neutral']:,}", "", "")
+    console = Console()
+    console.print(table)
+    console.print(
+        f"anime in pairs: {info['anime_in_pairs']:,}; in ±1 pairs: {info['anime_labelled']:,}; "
+        f"min co-raters {s['min_corated']}; {info['elapsed_s']} s"
+    )
+    if info["users"] == "all":
+        console.print(
+            "[yellow]note:[/] labels from every user include the protocol's test users: "
+            "do not evaluate models trained on them with the protocol split"
+        )
+    console.print(f"wrote {out_dir}/pairs.parquet, summary.json, score_hist.png")
