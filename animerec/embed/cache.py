@@ -86,7 +86,9 @@ class EmbeddingCache:
                 f"embedding cache {folder} does not match embedder {embedder_name!r}: delete it"
             )
         return _Entries(
-            keys, vectors.astype(np.float32, copy=False), manifest.get("fingerprint"),
+            keys,
+            vectors.astype(np.float32, copy=False),
+            manifest.get("fingerprint"),
             manifest.get("token"),
         )
 
@@ -141,7 +143,9 @@ class EmbeddingCache:
             )
         new_keys = np.asarray(list(keys), dtype=str)
         if old is not None:
-            fresh = np.fromiter((k not in old.index for k in new_keys.tolist()), bool, len(new_keys))
+            fresh = np.fromiter(
+                (k not in old.index for k in new_keys.tolist()), bool, len(new_keys)
+            )
             new_keys, vectors = new_keys[fresh], vectors[fresh]
             if len(new_keys) == 0:
                 return
@@ -200,7 +204,9 @@ def cached_encode(
         rows, _ = cache.lookup(embedder.name, keys, fingerprint)
     _, vectors = cache.lookup(embedder.name, [], fingerprint)
     if vectors is None or (rows < 0).any():
-        raise AnimerecError(f"embedding cache {cache.path(embedder.name)} lost entries while writing")
+        raise AnimerecError(
+            f"embedding cache {cache.path(embedder.name)} lost entries while writing"
+        )
     return vectors[rows]
 
 

@@ -1,32 +1,37 @@
 """Sentence-transformers models run by onnxruntime, optionally with dynamic int8 weights.
 
-On a CPU, int8 MatMuls roughly double MiniLM's throughput at a mean cosine of ~0.99 to fp32.
+On a CPU, int8 weights make MiniLM 1.4–1.6× faster than torch fp32 at a mean cosine of 0.994
+(docs/benchmarks.md).
 ``sentence-transformers[onnx]`` does not resolve with sentence-transformers 6 (optimum pins an
 old transformers), so the transformer is exported here with ``torch.onnx.export`` once per
 model, quantised with ``onnxruntime.quantization``, and cached; tokenisation and pooling follow
 the model's own files so the vectors match the torch path.
 
-Dynamic int8 breaks mpnet (mean cosine 0.76 to fp32, ``../shared/MODELS.md``), so int8 is refused
-for MPNet models unless forced.
+Dynamic int8 breaks mpnet (mean cosine to fp32 0.90 here, 0.76 in ``../shared/MODELS.md``;
+MiniLM keeps 0.994), so int8 is refused for MPNet models unless forced.
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
+import logging
 import os
+import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from animerec.embed.base import Embedder
+from animerec.embed.local import PROGRESS_MIN_TEXTS
 from animerec.embed.registry import model_fingerprint
 from animerec.errors import AnimerecError
-from animerec.workspace import atomic_path, now_iso, read_json, write_json
+from animerec.workspace import atomic_path, now_iso, write_json
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -35,9 +40,13 @@ FP32_FILE = "model.onnx"
 INT8_FILE = "model_int8.onnx"
 MANIFEST_FILE = "manifest.json"
 OPSET = 17
+EXPORT_FORMAT = 2  # bump when the export recipe changes: cached files are then rebuilt
 POOLING_MODES = ("mean", "cls", "max", "mean_sqrt_len_tokens")
 # Architectures whose dynamic-int8 vectors are known to drift too far from fp32.
-INT8_BREAKS = {"mpnet": "mean cosine 0.76 to fp32 on the catalog (../shared/MODELS.md)"}
+INT8_BREAKS = {
+    "mpnet": "mean cosine to fp32 0.90 with per-channel weights, top-10 neighbour overlap 0.71 "
+    "(docs/benchmarks.md); 0.76 per tensor (../shared/MODELS.md)"
+}
 _SUPPORTED_MODULES = ("Transformer", "Pooling", "Normalize")
 _OLD_POOLING_KEYS = {
     "pooling_mode_cls_token": "cls",
@@ -95,22 +104,29 @@ def pool(tokens: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
 
 
 # --- export -------------------------------------------------------------------------------------
-def export_onnx(model_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], quantize: bool) -> Path:
+def export_onnx(
+    model_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], quantize: bool
+) -> Path:
     """The ONNX file of ``model_dir`` (int8 if ``quantize``), exported on first use into
     ``out_dir`` and reused while the model's files keep their fingerprint."""
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     _modules(model_dir)
     fingerprint = model_fingerprint(model_dir)
     manifest = _read(out_dir / MANIFEST_FILE)
-    if manifest.get("fingerprint") != fingerprint:  # first export, or the weights changed
+    current = {"fingerprint": fingerprint, "format": EXPORT_FORMAT, "opset": OPSET}
+    if any(manifest.get(k) != v for k, v in current.items()):  # new, retrained or old recipe
         for stale in (FP32_FILE, INT8_FILE, MANIFEST_FILE):
             (out_dir / stale).unlink(missing_ok=True)
-        manifest = {"source": str(model_dir), "fingerprint": fingerprint, "opset": OPSET}
+        manifest = {"source": str(model_dir), **current}
     fp32 = out_dir / FP32_FILE
     if not fp32.exists():
-        with atomic_path(fp32) as tmp:
-            _export_fp32(model_dir, tmp)
-        manifest["exported"] = now_iso()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=out_dir, prefix=".export.") as tmp:
+            raw = Path(tmp) / "raw.onnx"
+            _export_fp32(model_dir, raw)
+            fused = _fuse_transformer_ops(raw, Path(tmp) / "fused.onnx", model_dir)
+            os.replace(fused or raw, fp32)
+        manifest.update(exported=now_iso(), fused=fused is not None)
         write_json(out_dir / MANIFEST_FILE, manifest)
     if not quantize:
         return fp32
@@ -130,6 +146,10 @@ def _export_fp32(model_dir: Path, target: Path) -> None:
     st = SentenceTransformer(str(model_dir), device="cpu")
     transformer = st[0]
     hf, tokenizer = transformer.auto_model.eval(), transformer.tokenizer
+    # Plain (eager) attention traces to the textbook graph that onnxruntime fuses into its
+    # Attention kernel; the default SDPA path traces to mask arithmetic nothing recognises.
+    with contextlib.suppress(AttributeError, ValueError):
+        hf.set_attn_implementation("eager")
     accepted = inspect.signature(hf.forward).parameters
     names = [
         n
@@ -167,17 +187,54 @@ def _export_fp32(model_dir: Path, target: Path) -> None:
         )
 
 
+def _fuse_transformer_ops(raw: Path, target: Path, model_dir: Path) -> Path | None:
+    """onnxruntime's BERT fusions (Attention, SkipLayerNorm, BiasGelu, EmbedLayerNorm): faster
+    fp32, and an int8 graph whose attention runs as QAttention. None where they do not apply."""
+    config = _read(model_dir / "config.json")
+    if config.get("model_type") != "bert":
+        return None
+    from onnxruntime.transformers import optimizer
+
+    with _quiet_logging():
+        model = optimizer.optimize_model(
+            str(raw),
+            model_type="bert",
+            num_heads=int(config["num_attention_heads"]),
+            hidden_size=int(config["hidden_size"]),
+        )
+    if not model.get_fused_operator_statistics().get("Attention"):
+        return None  # the pattern was not recognised: keep the plain graph
+    model.save_model_to_file(str(target))
+    return target
+
+
+@contextlib.contextmanager
+def _quiet_logging() -> Iterator[None]:
+    """onnxruntime's optimiser and quantiser log advice at WARNING on the root logger."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
 def quantize_int8(fp32: Path, target: Path) -> None:
-    """Dynamic int8 quantisation of the MatMul weights (activations quantised at run time)."""
+    """Dynamic int8: weights per output channel (per-tensor scales cost MiniLM ~0.05 cosine),
+    activations quantised at run time. Only weight MatMuls and fused Attention are quantised."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(
-        str(fp32),
-        str(target),
-        weight_type=QuantType.QInt8,
-        per_channel=True,
-        op_types_to_quantize=["MatMul"],
-    )
+    with _quiet_logging():
+        quantize_dynamic(
+            str(fp32),
+            str(target),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul", "Attention"],
+            # Fused contrib ops defeat shape inference; their outputs are float.
+            extra_options={"DefaultTensorType": 1},
+        )
 
 
 # --- the embedder -------------------------------------------------------------------------------
@@ -193,6 +250,7 @@ class OnnxEmbedder(Embedder):
         export_dir: str | os.PathLike[str] | None = None,
         force_int8: bool = False,
         threads: int | None = None,
+        progress: bool | None = None,
     ) -> None:
         self.model_dir = Path(model_dir)
         self.name = name
@@ -204,6 +262,7 @@ class OnnxEmbedder(Embedder):
             export_dir = cache_root() / "onnx" / self.model_dir.name
         self.export_dir = Path(export_dir)
         self.threads = threads
+        self.progress = progress
         self.pooling = pooling_mode(self.model_dir)
         config = _read(self.model_dir / "config.json")
         model_type = str(config.get("model_type", ""))
@@ -213,7 +272,9 @@ class OnnxEmbedder(Embedder):
                 "onnx or torch (fp32) for it, or pass force_int8=True to quantise anyway"
             )
         self._dim = int(config.get("hidden_size") or 0)
-        self.lower_case = bool(_read(self.model_dir / "sentence_bert_config.json").get("do_lower_case"))
+        self.lower_case = bool(
+            _read(self.model_dir / "sentence_bert_config.json").get("do_lower_case")
+        )
 
     @property
     def dim(self) -> int:
@@ -223,7 +284,8 @@ class OnnxEmbedder(Embedder):
 
     @cached_property
     def fingerprint(self) -> str:
-        return model_fingerprint(self.model_dir)
+        """The weights' fingerprint and the export recipe: either changes the vectors."""
+        return f"{model_fingerprint(self.model_dir)}-onnx{EXPORT_FORMAT}"
 
     @cached_property
     def onnx_path(self) -> Path:
@@ -237,12 +299,14 @@ class OnnxEmbedder(Embedder):
         if self.threads:
             options.intra_op_num_threads = self.threads
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Batches keep every thread busy; idle spinning only steals CPU from other work.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return ort.InferenceSession(
             str(self.onnx_path), options, providers=["CPUExecutionProvider"]
         )
 
     @cached_property
-    def tokenizer(self):  # noqa: ANN201 - a transformers tokenizer
+    def tokenizer(self) -> Any:  # a transformers tokenizer
         from transformers import AutoTokenizer
 
         return AutoTokenizer.from_pretrained(str(self.model_dir))
@@ -250,11 +314,19 @@ class OnnxEmbedder(Embedder):
     def _encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         if self.lower_case:
             texts = [t.lower() for t in texts]
-        wanted = [i.name for i in self.session.get_inputs()]
+        # Fused graphs may take int32 ids.
+        wanted = {
+            i.name: np.int32 if i.type == "tensor(int32)" else np.int64
+            for i in self.session.get_inputs()
+        }
         # Longest first, as sentence-transformers does: batches of similar length pad less.
         order = np.argsort([-len(t) for t in texts], kind="stable")
         out = np.empty((len(texts), self.dim), np.float32)
-        for start in range(0, len(texts), batch_size):
+        from tqdm.auto import tqdm
+
+        starts = range(0, len(texts), batch_size)
+        show = self.progress if self.progress is not None else len(texts) >= PROGRESS_MIN_TEXTS
+        for start in tqdm(starts, desc="Batches", disable=not show):
             idx = order[start : start + batch_size]
             enc = self.tokenizer(
                 [texts[i] for i in idx],
@@ -263,7 +335,7 @@ class OnnxEmbedder(Embedder):
                 max_length=self.max_seq_length,
                 return_tensors="np",
             )
-            feeds = {n: enc[n].astype(np.int64) for n in wanted}
+            feeds = {n: enc[n].astype(dtype) for n, dtype in wanted.items()}
             tokens = self.session.run(None, feeds)[0]
             out[idx] = pool(tokens, enc["attention_mask"], self.pooling)
         return out

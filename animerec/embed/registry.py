@@ -102,7 +102,9 @@ def _mpnet_parts() -> list[Path]:
             ) from None
         found = [f for f in files if f.name.endswith(f".zip.{i:03d}")]
         if not found or not Path(found[0].locate()).exists():
-            raise AnimerecError(f"package {package} lacks its archive part all-mpnet-base-v2.zip.{i:03d}")
+            raise AnimerecError(
+                f"package {package} lacks its archive part all-mpnet-base-v2.zip.{i:03d}"
+            )
         parts.append(Path(found[0].locate()))
     return parts
 
@@ -164,26 +166,36 @@ def _path_key(path: Path) -> str:
 
 
 def read_max_seq_length(model_dir: str | os.PathLike[str]) -> int | None:
-    cfg = Path(model_dir) / "sentence_bert_config.json"
-    if cfg.exists():
-        value = json.loads(cfg.read_text()).get("max_seq_length")
-        return int(value) if value else None
+    """The model's own max_seq_length: ``sentence_bert_config.json`` (sentence-transformers < 6),
+    else the tokenizer's ``model_max_length`` (where sentence-transformers 6 saves it)."""
+    d = Path(model_dir)
+    for file, key in (
+        ("sentence_bert_config.json", "max_seq_length"),
+        ("tokenizer_config.json", "model_max_length"),
+    ):
+        value = _json(d / file).get(key)
+        if isinstance(value, int) and 0 < value < 1_000_000:
+            return value
     return None
 
 
+# Position ids of RoBERTa-style models start after the padding id, so fewer tokens fit.
+_POSITION_OFFSET_TYPES = {"mpnet", "roberta", "xlm-roberta", "camembert"}
+
+
 def model_token_limit(model_dir: str | os.PathLike[str]) -> int | None:
-    """The most tokens the model's position embeddings and tokenizer allow (512 for both here)."""
-    limits = []
-    d = Path(model_dir)
-    if (d / "tokenizer_config.json").exists():
-        value = json.loads((d / "tokenizer_config.json").read_text()).get("model_max_length")
-        if isinstance(value, int) and value < 1_000_000:
-            limits.append(value)
-    if (d / "config.json").exists():
-        value = json.loads((d / "config.json").read_text()).get("max_position_embeddings")
-        if isinstance(value, int) and value > 0:
-            limits.append(value)
-    return min(limits) if limits else None
+    """The most tokens the model's position embeddings take (512 for MiniLM and mpnet)."""
+    config = _json(Path(model_dir) / "config.json")
+    limit = config.get("max_position_embeddings")
+    if not isinstance(limit, int) or limit <= 0:
+        return None
+    if config.get("model_type") in _POSITION_OFFSET_TYPES:
+        limit -= int(config.get("pad_token_id") or 0) + 1
+    return limit
+
+
+def _json(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def _resolve(name: str, workspace: Workspace | None) -> ResolvedModel:
@@ -265,7 +277,9 @@ def get_embedder(
     ``minilm@256+onnx-int8``), because the embedding cache keys on it.
     """
     if backend not in BACKENDS:
-        raise AnimerecError(f"unknown embedder backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        raise AnimerecError(
+            f"unknown embedder backend {backend!r}; choose one of {', '.join(BACKENDS)}"
+        )
     if name.startswith(OPENAI_PREFIX):
         from animerec.embed.openai import OpenAIEmbedder, OpenAISettings
 

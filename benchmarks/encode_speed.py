@@ -1,0 +1,182 @@
+"""Encoding speed and fidelity: torch fp32 vs ONNX fp32 vs ONNX int8 (MiniLM by default).
+
+Encodes the same N real anime descriptions (the ``clean`` variant of ``animerec.text.describe``
+over the sample's anime.csv + anime_with_synopsis.csv, a seeded sample of rows) with each backend
+at max_seq_length 128 and 256. Prints texts/s and the speed-up over torch fp32 measured in the
+same run, both by wall clock and per CPU-second of the process (which a busy shared machine
+disturbs less; neither backend spin-waits: ``OMP_WAIT_POLICY=PASSIVE`` for torch, spinning off in
+onnxruntime), then each backend's mean (and minimum) cosine to torch fp32's vectors and the mean
+top-10 neighbour overlap among the N texts.
+
+Backends take turns in ``--rounds`` rounds over the texts so background load spreads evenly;
+each figure is the median over rounds. The ONNX files are exported and quantised first (into
+``$ANIMEREC_CACHE/onnx/<model>``), outside the timings.
+
+    HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 python benchmarks/encode_speed.py --n 1000
+    HF_HUB_OFFLINE=1 python benchmarks/encode_speed.py --model mpnet --force-int8 --n 200 --seq 384
+
+(about 6 minutes on 2 quiet cores; the mpnet check about as long). ``--data`` defaults to ``$ANIMEREC_SAMPLE_DATA`` or
+``../shared/data/mal-2020-sample``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when torch loads
+
+REPO = Path(__file__).resolve().parents[1]
+BACKENDS = ("torch", "onnx", "onnx-int8")
+
+
+def descriptions(data: Path, n: int, seed: int) -> list[str]:
+    """``n`` descriptions of a seeded sample of the catalog, built as the recommender builds them."""
+    from animerec.data.ingest import _Rejects, read_catalog
+    from animerec.text import describe
+
+    with tempfile.TemporaryDirectory() as tmp:
+        rejects = _Rejects(Path(tmp) / "rejects.csv")
+        try:
+            frame = read_catalog(data / "anime.csv", data / "anime_with_synopsis.csv", rejects)
+        finally:
+            rejects.close()
+    rows = np.sort(
+        np.random.default_rng(seed).choice(len(frame), min(n, len(frame)), replace=False)
+    )
+    return describe(frame.iloc[rows].reset_index(drop=True), "clean")
+
+
+def top_k_overlap(a: np.ndarray, b: np.ndarray, k: int = 10) -> float:
+    """Mean share of each text's k nearest neighbours (itself excluded) that two embeddings share."""
+
+    def neighbours(v: np.ndarray) -> np.ndarray:
+        sims = v @ v.T
+        np.fill_diagonal(sims, -np.inf)
+        return np.argpartition(-sims, k, axis=1)[:, :k]
+
+    na, nb = neighbours(a), neighbours(b)
+    return float(np.mean([len(set(x) & set(y)) / k for x, y in zip(na, nb, strict=True)]))
+
+
+def token_stats(texts: list[str], model: str, seqs: list[int]) -> str:
+    from transformers import AutoTokenizer
+
+    from animerec.embed import resolve_model_dir
+
+    tok = AutoTokenizer.from_pretrained(resolve_model_dir(model))
+    lengths = np.array([len(ids) for ids in tok(texts, verbose=False)["input_ids"]])
+    return (
+        f"tokens per text: median {int(np.median(lengths))}, mean {lengths.mean():.0f}, "
+        + ", ".join(f"share > {s}: {np.mean(lengths > s):.0%}" for s in seqs)
+    )
+
+
+def run(
+    texts: list[str], model: str, seq: int, args: argparse.Namespace
+) -> dict[str, dict[str, float]]:
+    from animerec.embed import get_embedder
+
+    rounds, batch_size, threads = args.rounds, args.batch_size, args.threads
+    embedders = {
+        b: get_embedder(model, max_seq_length=seq, backend=b, force_int8=args.force_int8)
+        for b in BACKENDS
+    }
+    for emb in embedders.values():
+        emb.progress = False
+        if threads and hasattr(emb, "threads"):
+            emb.threads = threads
+    for emb in embedders.values():  # load, export and quantise outside the timings
+        emb.encode(texts[:batch_size], batch_size)
+    times: dict[str, list[float]] = {b: [] for b in BACKENDS}
+    cpu: dict[str, list[float]] = {b: [] for b in BACKENDS}
+    vectors: dict[str, np.ndarray] = {}
+    for _ in range(rounds):
+        for backend, emb in embedders.items():
+            start, start_cpu = time.perf_counter(), time.process_time()
+            vectors[backend] = emb.encode(texts, batch_size)
+            times[backend].append(time.perf_counter() - start)
+            cpu[backend].append(time.process_time() - start_cpu)
+    ref = vectors["torch"]
+    base = len(texts) / statistics.median(times["torch"])
+    base_cpu = len(texts) / statistics.median(cpu["torch"])
+    out = {}
+    for backend in BACKENDS:
+        rate = len(texts) / statistics.median(times[backend])
+        rate_cpu = len(texts) / statistics.median(cpu[backend])
+        cos = (vectors[backend] * ref).sum(axis=1)
+        out[backend] = {
+            "texts_per_s": rate,
+            "speedup": rate / base,
+            "texts_per_cpu_s": rate_cpu,
+            "speedup_cpu": rate_cpu / base_cpu,
+            "mean_cos": float(cos.mean()),
+            "min_cos": float(cos.min()),
+            "top10_overlap": top_k_overlap(vectors[backend], ref),
+        }
+    return out
+
+
+def main() -> None:
+    default_data = (
+        os.environ.get("ANIMEREC_SAMPLE_DATA")
+        or REPO.parent / "shared" / "data" / "mal-2020-sample"
+    )
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path(default_data))
+    parser.add_argument("--n", type=int, default=1000, help="descriptions to encode")
+    parser.add_argument("--model", default="minilm", help="embedder name (minilm, mpnet, ...)")
+    parser.add_argument(
+        "--force-int8", action="store_true", help="quantise models int8 is known to break (mpnet)"
+    )
+    parser.add_argument("--seq", type=int, nargs="+", default=[128, 256])
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="threads for torch and onnxruntime (default: theirs)",
+    )
+    args = parser.parse_args()
+
+    import onnxruntime
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    texts = descriptions(args.data, args.n, args.seed)
+    print(
+        f"{len(texts)} descriptions from {args.data}; {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+        f"onnxruntime {onnxruntime.__version__} ({args.threads or 'default'} threads), batch {args.batch_size}, {args.rounds} rounds"
+    )
+    print(f"model {args.model}; " + token_stats(texts, args.model, args.seq))
+    header = (
+        f"{'seq':>4} {'backend':<10} {'texts/s':>8} {'vs torch':>8} {'texts/cpu-s':>11} "
+        f"{'vs torch':>8} {'mean cos':>9} {'min cos':>8} {'top-10':>7}"
+    )
+    print(header)
+    for seq in args.seq:
+        for backend, r in run(texts, args.model, seq, args).items():
+            print(
+                f"{seq:>4} {backend:<10} {r['texts_per_s']:>8.1f} {r['speedup']:>7.2f}x "
+                f"{r['texts_per_cpu_s']:>11.1f} {r['speedup_cpu']:>7.2f}x "
+                f"{r['mean_cos']:>9.5f} {r['min_cos']:>8.4f} {r['top10_overlap']:>7.4f}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
