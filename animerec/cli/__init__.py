@@ -11,6 +11,9 @@ from animerec.cli import ingest  # noqa: E402,F401  isort: skip
 from animerec.cli import labels  # noqa: E402,F401  isort: skip
 from animerec.cli import describe  # noqa: E402,F401  isort: skip
 from animerec.cli import evaluate  # noqa: E402,F401  isort: skip
+from animerec.cli import serve  # noqa: E402,F401  isort: skip
+from animerec.cli import feedback  # noqa: E402,F401  isort: skip
+from animerec.cli import recommend  # noqa: E402,F401  isort: skip
 
 
 def main() -> None:

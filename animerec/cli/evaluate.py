@@ -101,7 +101,7 @@ def evaluate(
     w = workspace(ws)
     w.require_ingested()
     catalog, ratings = Catalog.read(w.anime), Ratings.read(w.ratings)
-    shared = {"workspace": str(w.root), **({"embedder": embedder} if embedder else {})}
+    shared = {"embedder": embedder} if embedder else {}
     err = Console(stderr=True)
     ev = run_evaluate(
         names,

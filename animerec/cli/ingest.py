@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from animerec.cli._app import WorkspaceOpt, app, workspace
+from animerec.spark.options import Engine, EngineOpt, MasterOpt, SparkConfOpt, check_engine
 
 
 @app.command()
@@ -26,13 +27,24 @@ def ingest(
     memory_limit: Annotated[
         str, typer.Option(help="DuckDB memory limit for de-duplicating and sorting ratings.")
     ] = "2GB",
+    engine: EngineOpt = Engine.embedded,
+    master: MasterOpt = None,
+    spark_conf: SparkConfOpt = None,
 ) -> None:
     """Read the MAL files into the workspace, validating every row (bad rows go to rejects.csv)."""
-    from animerec.data.ingest import IngestSettings
-    from animerec.data.ingest import ingest as run_ingest
-
+    check_engine(engine, master, spark_conf)
     w = workspace(ws)
-    summary = run_ingest(data, w, IngestSettings(memory_limit=memory_limit))
+    if engine is Engine.spark:
+        from animerec.spark.ingest import ingest as spark_ingest
+        from animerec.spark.options import cli_session
+
+        with cli_session(master, spark_conf) as spark:
+            summary = spark_ingest(data, w, spark)
+    else:
+        from animerec.data.ingest import IngestSettings
+        from animerec.data.ingest import ingest as run_ingest
+
+        summary = run_ingest(data, w, IngestSettings(memory_limit=memory_limit))
     out = Console()
     t = Table(title=f"ingested {data} → {w.root}", show_header=False)
     t.add_row("anime", f"{summary.anime:,} ({summary.with_synopsis:,} with a synopsis)")
@@ -45,5 +57,5 @@ def ingest(
     for what, n in summary.rejects.items():
         t.add_row("[red]rejected[/red]", f"{n:,}  {what}")
     t.add_row("rejects file", f"{w.rejects} ({summary.n_rejects:,} rows)")
-    t.add_row("time", f"{summary.seconds:.1f} s")
+    t.add_row("time", f"{summary.seconds:.1f} s ({engine.value} engine)")
     out.print(t)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import typer
@@ -23,6 +25,7 @@ from animerec.labels import (
     iter_pair_labels,
     labels_frame,
 )
+from animerec.spark.options import Engine, EngineOpt, MasterOpt, SparkConfOpt, check_engine
 from animerec.workspace import Workspace, atomic_path, now_iso, write_json
 
 USERS_HELP = (
@@ -51,8 +54,12 @@ def labels(
     block_size: Annotated[
         int, typer.Option(help="Anime per sparse-product block (memory vs. speed).", hidden=True)
     ] = 256,
+    engine: EngineOpt = Engine.embedded,
+    master: MasterOpt = None,
+    spark_conf: SparkConfOpt = None,
 ) -> None:
     """Score every anime pair by how the same fans rate both (agreement and Jaccard)."""
+    check_engine(engine, master, spark_conf)
     ws = workspace(ws_path)
     if not ws.ratings.exists():
         ws.require_ingested()
@@ -65,17 +72,18 @@ def labels(
     out_dir = out if out is not None else ws.sub("labels")
 
     t0 = time.perf_counter()
-    ratings = Ratings.read(ws.ratings)
-    user_ids, source = resolve_users(users, ratings)
-    users_used = int(np.isin(user_ids, ratings.users).sum())
-    if users_used == 0:
-        raise AnimerecError(
-            f"labels: none of the {len(user_ids):,} users of {source} has ratings in {ws.ratings}"
+    if engine is Engine.spark:
+        summary, source, user_ids, users_used = _spark_pairs(
+            ws, users, settings, out_dir, master, spark_conf
         )
-
-    summary = write_pairs(ratings, user_ids, settings, out_dir / "pairs.parquet", block_size)
+    else:
+        ratings = Ratings.read(ws.ratings)
+        user_ids, source = resolve_users(users, ratings)
+        users_used = _users_used(user_ids, ratings.users, source, ws)
+        summary = write_pairs(ratings, user_ids, settings, out_dir / "pairs.parquet", block_size)
     info: dict[str, Any] = summary.to_dict()
     info.update(
+        engine=engine.value,
         users=source,
         users_given=len(user_ids),
         users_used=users_used,
@@ -87,6 +95,40 @@ def labels(
     write_json(out_dir / "summary.json", info)
     plot_histograms(summary, out_dir / "score_hist.png")
     _print_summary(info, out_dir)
+
+
+def _users_used(user_ids: np.ndarray, known: np.ndarray, source: str, ws: Workspace) -> int:
+    used = int(np.isin(user_ids, known).sum())
+    if used == 0:
+        raise AnimerecError(
+            f"labels: none of the {len(user_ids):,} users of {source} has ratings in {ws.ratings}"
+        )
+    return used
+
+
+def _spark_pairs(
+    ws: Workspace,
+    users: str,
+    settings: LabelSettings,
+    out_dir: Path,
+    master: str | None,
+    spark_conf: list[str] | None,
+) -> tuple[LabelSummary, str, np.ndarray, int]:
+    """The pair table with Spark doing the counts; only the distinct user ids reach this process
+    (the protocol's user draw needs nothing else)."""
+    from animerec.spark import labels as spark_labels
+    from animerec.spark.options import cli_session
+
+    with cli_session(master, spark_conf) as spark:
+        known = spark_labels.distinct_users(spark, ws.ratings)
+        user_ids, source = resolve_users(users, spark_labels.users_ratings(known))
+        used = _users_used(user_ids, known, source, ws)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        frames = spark_labels.iter_pair_labels(
+            spark, ws.ratings, user_ids, settings, scratch=out_dir
+        )
+        summary = write_pairs(None, user_ids, settings, out_dir / "pairs.parquet", 0, frames=frames)
+    return summary, source, user_ids, used
 
 
 def resolve_users(spec: str, ratings: Ratings) -> tuple[np.ndarray, str]:
@@ -123,17 +165,26 @@ def read_user_file(path: Path) -> np.ndarray:
 
 
 def write_pairs(
-    ratings: Ratings, users: np.ndarray, settings: LabelSettings, path: Path, block_size: int
+    ratings: Ratings | None,
+    users: np.ndarray,
+    settings: LabelSettings,
+    path: Path,
+    block_size: int,
+    *,
+    frames: Iterator[pd.DataFrame] | None = None,
 ) -> LabelSummary:
-    """Stream the pair table to Parquet block by block (atomically) and summarise it on the way."""
+    """Stream the pair table to Parquet block by block (atomically) and summarise it on the way.
+
+    ``frames`` (another engine's pieces of the table, in order) replaces the embedded products.
+    """
+    if frames is None:
+        frames = iter_pair_labels(ratings, users, settings, block_size=block_size, progress=True)
     summary = LabelSummary(settings)
     empty = labels_frame(PairCounts.concat([]), settings)
     schema = pa.Schema.from_pandas(empty, preserve_index=False)
     with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema) as writer:
         writer.write_table(pa.Table.from_pandas(empty, schema=schema, preserve_index=False))
-        for frame in iter_pair_labels(
-            ratings, users, settings, block_size=block_size, progress=True
-        ):
+        for frame in frames:
             writer.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False))
             summary.add(frame)
     return summary

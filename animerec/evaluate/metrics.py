@@ -275,6 +275,8 @@ class EvalResult:
     cold: dict = field(default_factory=dict)
     explore: list[dict] = field(default_factory=list)
     tuning: dict | None = None
+    recommended: np.ndarray | None = field(default=None, repr=False, compare=False)
+    """``int64 [n_test_users, k]`` top-k ids per test user (not written to JSON)."""
 
     def as_dict(self) -> dict:
         def nps(x: Nps) -> dict:

@@ -44,14 +44,14 @@ def plot_nps_buckets(results: Sequence[EvalResult], path: Path) -> None:
     buckets = [b for b, _, _ in RANK_BUCKETS]
     x = np.arange(len(results))
     width = 0.8 / len(buckets)
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.3 * len(results) + 2), 3.8))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(results) + 2), 3.8))
     for i, b in enumerate(buckets):
         vals = [r.nps_buckets[b].value for r in results]
         ax.bar(x + (i - (len(buckets) - 1) / 2) * width, vals, width, label=f"ranks {b}")
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xticks(x, [r.model for r in results], rotation=30, ha="right")
     ax.set_ylabel("NPS (−1 … 1)")
-    ax.set_title("NPS of recommended items with a held-out rating, by rank")
+    ax.set_title("NPS by rank bucket (rated recommendations)")
     ax.legend()
     _save(fig, path)
 

@@ -50,6 +50,7 @@ def metrics_dict(ev: Evaluation, extra: dict[str, Any] | None = None) -> dict[st
                 "n_bootstrap": s.n_bootstrap,
                 "ci_level": 0.95,
                 "tuned": s.tune,
+                "models": [r.model for r in ev.results],
             },
             "split": ev.split,
             "data_fingerprint": ev.data_fingerprint,
@@ -222,7 +223,7 @@ def render_markdown(ev: Evaluation, title: str = "Evaluation") -> str:
         lines += ["## Tuning", ""]
         lines += [
             "Grid search on a validation split of the training users only (20% of them, seed "
-            f"{s.seed + 1}, same hold-out rule); selected by validation NDCG@{k}. ✔ = chosen.",
+            f"{s.seed + 1}, same hold-out rule); selected by validation NDCG@{k}.",
             "",
         ]
         for r in tuned:
@@ -230,7 +231,7 @@ def render_markdown(ev: Evaluation, title: str = "Evaluation") -> str:
             lines += [f"### {r.model}", ""]
             keys = sorted(t["best"])
             lines += _table(
-                [*keys, f"val. NDCG@{k}", f"val. HR@{k}", f"val. Recall@{k}", "fit s", ""],
+                [*keys, f"val. NDCG@{k}", f"val. HR@{k}", f"val. Recall@{k}", "fit s", "chosen"],
                 [
                     [
                         *[str(row["params"][key]) for key in keys],

@@ -71,6 +71,8 @@ class Evaluation:
     """Counts that describe the split (users, ratings, cold-start items…)."""
     data_fingerprint: str
     tunings: dict[str, Tuning] = field(default_factory=dict)
+    models: dict[str, Recommender] = field(default_factory=dict)
+    """The fitted models, when ``evaluate(..., keep_models=True)``."""
 
 
 # --- model resolution -------------------------------------------------------------------------------
@@ -170,13 +172,81 @@ def _recommend(
     explore: float = 0.0,
     candidates: np.ndarray | None = None,
 ) -> np.ndarray:
+    """Top-k ids through :meth:`Recommender.recommend` itself, in blocks of users."""
     parts = []
     for s in range(0, len(histories), BATCH_USERS):
-        recs = model.recommend(
-            histories[s : s + BATCH_USERS], k, explore=explore, candidates=candidates
+        block = histories[s : s + BATCH_USERS]
+        parts.append(
+            id_matrix(model.recommend(block, k, explore=explore, candidates=candidates), k)
         )
-        parts.append(id_matrix(recs, k))
     return np.concatenate(parts) if parts else np.zeros((0, k), np.int64)
+
+
+@dataclass
+class Lists:
+    """Every list one evaluation needs from a model, from a single scoring of the test users."""
+
+    top: np.ndarray
+    """``int64 [n_users, k]`` anime ids (PAD where fewer than k items can be scored)."""
+    cold: np.ndarray
+    """The same among cold-start items only."""
+    explored: dict[float, np.ndarray]
+    """Re-ranked lists per exploration level (0 is :attr:`top`)."""
+    recommend_s: float
+    """Seconds to score and rank the plain top k (the cold/explore variants not included)."""
+
+
+def _ids(positions: np.ndarray, scores: np.ndarray, catalog: Catalog) -> np.ndarray:
+    """Catalog positions → anime ids, PAD where the score is not finite (as ``recommend`` drops)."""
+    ok = np.isfinite(np.take_along_axis(scores, positions, axis=1))
+    return np.where(ok, catalog.anime_ids[positions], PAD).astype(np.int64)
+
+
+def rank_lists(
+    model: Recommender,
+    histories: Sequence[History],
+    k: int,
+    *,
+    cold_mask: np.ndarray,
+    explore: Sequence[float] = (0.0,),
+) -> Lists:
+    """Score the histories once and rank exactly as :meth:`Recommender.recommend` does —
+    history excluded, ``candidates`` masking, ``top_k`` or the exploration re-ranker — but
+    without writing explanations, which evaluation does not read and which cost more than the
+    scores for some models. A model that overrides ``recommend`` is asked through it instead.
+    """
+    xs = [x for x in explore if x > 0]
+    if type(model).recommend is not Recommender.recommend:
+        t0 = time.perf_counter()
+        top = _recommend(model, histories, k)
+        rec_s = time.perf_counter() - t0
+        cold = _recommend(model, histories, k, candidates=cold_mask)
+        explored = {x: _recommend(model, histories, k, explore=x) for x in xs}
+        return Lists(top, cold, {0.0: top, **explored}, rec_s)
+
+    from animerec.recommend.base import mask_seen, top_k
+
+    catalog = model._require_fitted()  # noqa: SLF001 - the same guard recommend() applies
+    tops, colds, exps, rec_s = [], [], {x: [] for x in xs}, 0.0
+    for s in range(0, len(histories), BATCH_USERS):
+        block = histories[s : s + BATCH_USERS]
+        t0 = time.perf_counter()
+        scores = np.asarray(model.score(block), dtype=np.float32)
+        mask_seen(scores, block, catalog)
+        tops.append(_ids(top_k(scores, k), scores, catalog))
+        rec_s += time.perf_counter() - t0
+        if xs:
+            from animerec.recommend.explore import rerank
+
+            vectors = model.item_vectors()
+            for x in xs:
+                pos = rerank(scores, k, explore=x, catalog=catalog, vectors=vectors)
+                exps[x].append(_ids(pos, scores, catalog))
+        scores[:, ~cold_mask] = -np.inf
+        colds.append(_ids(top_k(scores, k), scores, catalog))
+    join = lambda parts: np.concatenate(parts) if parts else np.zeros((0, k), np.int64)  # noqa: E731
+    top = join(tops)
+    return Lists(top, join(colds), {0.0: top, **{x: join(v) for x, v in exps.items()}}, rec_s)
 
 
 def _positions(ids: np.ndarray, catalog: Catalog) -> np.ndarray:
@@ -240,10 +310,9 @@ def _context(
 
 
 # --- measuring one model ------------------------------------------------------------------------------
-def _cold_start(model: Recommender, ctx: _Context) -> dict[str, Any]:
-    """Recommend among cold-start items only; score against held-out relevant cold-start items."""
+def _cold_start(ids: np.ndarray, ctx: _Context) -> dict[str, Any]:
+    """Lists drawn among cold-start items only, scored against held-out relevant cold-start items."""
     k, s = ctx.settings.k, ctx.settings
-    ids = _recommend(model, ctx.histories, k, candidates=ctx.cold_mask)
     look = lookup_heldout(ids, ctx.split.heldout, ctx.users, relevant_items=ctx.cold_items)
     m = ranking_metrics(look, ctx.users, k)
     held_cold = np.isin(ctx.split.heldout.anime_id, ctx.cold_items)
@@ -285,9 +354,8 @@ def measure(
     t0 = time.perf_counter()
     model.fit(ctx.split.train, ctx.catalog)
     fit_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    ids = _recommend(model, ctx.histories, k)
-    recommend_s = time.perf_counter() - t0
+    lists = rank_lists(model, ctx.histories, k, cold_mask=ctx.cold_mask, explore=s.explore)
+    ids = lists.top
 
     look = lookup_heldout(ids, ctx.split.heldout, ctx.users)
     m = ranking_metrics(look, ctx.users, k)
@@ -297,10 +365,7 @@ def measure(
     hit_cells = look.rating >= RELEVANT
     n_hits = int(hit_cells.sum())
 
-    explore_rows = []
-    for x in s.explore:
-        x_ids = ids if x == 0 else _recommend(model, ctx.histories, k, explore=x)
-        explore_rows.append(_explore_point(x_ids, ctx, float(x)))
+    explore_rows = [_explore_point(lists.explored[x], ctx, float(x)) for x in s.explore]
 
     return EvalResult(
         model=model.name,
@@ -320,10 +385,11 @@ def measure(
         franchise_share_recs=float(same[pos >= 0].mean()) if (pos >= 0).any() else float("nan"),
         n_hits=n_hits,
         fit_s=fit_s,
-        recommend_s=recommend_s,
-        cold=_cold_start(model, ctx),
+        recommend_s=lists.recommend_s,
+        cold=_cold_start(lists.cold, ctx),
         explore=explore_rows,
         tuning=tuning.as_dict() if tuning is not None else None,
+        recommended=ids,
     )
 
 
@@ -350,21 +416,25 @@ def evaluate(
     item_vectors: np.ndarray | None = None,
     n_bootstrap: int = 1000,
     split: Split | None = None,
+    keep_models: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> Evaluation:
     """Evaluate ``models`` (registry names or unfitted :class:`Recommender` instances).
 
-    A name is built with ``make_recommender(name, **fixed, **tuned)`` where ``fixed`` are
-    ``params[name]`` (e.g. ``{"embedder": "minilm"}``; keys the model's ``Params`` lacks are
-    dropped) and ``tuned`` is the grid-search choice over the class's ``search_space`` on
-    training users (cached in ``WS/tuning`` when a ``workspace`` is given). Instances are used
-    as they are. ``split`` overrides the protocol split (for tests that tamper with it).
+    A name is built with ``make_recommender(name, **fixed, **tuned)``: ``fixed`` are
+    ``params[name]`` (e.g. ``{"embedder": "minilm"}``) plus ``workspace`` (its path) when one
+    is given, minus keys the model's ``Params`` lacks; ``tuned`` is the grid-search choice over
+    the class's ``search_space`` on training users (cached in ``WS/tuning`` when a
+    ``workspace`` is given). Instances are used as they are. ``split`` overrides the protocol split (for tests that tamper with it);
+    ``keep_models`` keeps the fitted models in :attr:`Evaluation.models`.
     """
     if k < 1:
         raise AnimerecError(f"k must be >= 1, got {k}")
     xs = tuple(dict.fromkeys([0.0, *(float(x) for x in explore)]))
     check_explore(xs)
     names = [m for m in models if isinstance(m, str)]
+    if len(set(names)) != len(names):
+        raise AnimerecError(f"a model is listed twice: {', '.join(names)}")
     if names:
         check_model_names(names)
     settings = EvalSettings(
@@ -375,14 +445,19 @@ def evaluate(
     ctx = _context(split, catalog, settings, item_vectors)
     cache_dir = workspace.sub("tuning") if workspace is not None else None
 
-    results, tunings = [], {}
+    results, tunings, models_out = [], {}, {}
     for m in models:
         tuning = None
         if isinstance(m, str):
             cls = registry()[m]
             allowed = _param_fields(cls)
-            fixed = {key: v for key, v in (params or {}).get(m, {}).items() if key in allowed}
+            given = {
+                **({"workspace": str(workspace.root)} if workspace is not None else {}),
+                **(params or {}).get(m, {}),
+            }
+            fixed = {key: v for key, v in given.items() if key in allowed}
             space = dict(getattr(cls, "search_space", {}) or {})
+            space = {key: v for key, v in space.items() if key not in fixed}
             if tune_models and space:
                 if log is not None:
                     log(f"tuning {m} over {space}")
@@ -397,6 +472,8 @@ def evaluate(
         if log is not None:
             log(f"evaluating {model.name}")
         results.append(measure(model, ctx, params=_model_params(model), tuning=tuning))
+        if keep_models:
+            models_out[model.name] = model
 
     split_info = {
         "seed": seed,
@@ -420,6 +497,7 @@ def evaluate(
         split=split_info,
         data_fingerprint=data_fingerprint(ratings, catalog),
         tunings=tunings,
+        models=models_out,
     )
 
 

@@ -4,8 +4,9 @@ Tuning never sees a test user: it receives ``Split.train`` only, carves validati
 with :func:`~animerec.evaluate.split.validation_split`, fits each grid point on the remaining
 training users and scores NDCG@k on the validation users' held-out ratings. The choice is cached
 as JSON (``WS/tuning/<model>.json``) under a key made of everything that decides it — a
-fingerprint of the training ratings and catalog, the split settings, k, the grid and the fixed
-parameters — so a later ``evaluate`` reuses it and any change re-tunes.
+fingerprint of the training ratings and catalog, the split settings, k, the grid and every other
+parameter as the model resolves it (defaults included) — so a later ``evaluate`` (or a hybrid
+tuning its members) reuses it, and any change re-tunes.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import itertools
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -124,8 +125,8 @@ def tune(
     """Grid-search ``space`` for model ``name`` (built by ``make(**fixed, **point)``).
 
     ``train`` must be the protocol's training ratings only; the best point maximises validation
-    NDCG@k (ties: the first in :func:`grid` order). ``cache_dir`` holds ``<name>.json``; it is
-    reused when its key matches, unless ``retune``.
+    NDCG@k (ties: the first in :func:`grid` order). ``cache_dir`` holds ``<name>.json``, one
+    entry per key; a matching entry is reused unless ``retune``.
     """
     fixed = dict(fixed or {})
     vseed = seed + 1
@@ -139,20 +140,16 @@ def tune(
         },
         "k": k,
         "space": {key: list(space[key]) for key in sorted(space)},
-        "fixed": fixed,
+        # every parameter the grid does not vary, defaults included, as the model resolves them
+        "base": _base_params(make(**fixed), space),
         "select_by": f"ndcg@{k}",
     }
-    key = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[
-        :16
-    ]
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
+    key = key.hexdigest()[:16]
     path = Path(cache_dir) / f"{name}.json" if cache_dir is not None else None
-    if path is not None and path.exists() and not retune:
-        try:
-            cached = read_json(path)
-        except (OSError, ValueError):
-            cached = None
-        if isinstance(cached, dict) and cached.get("key") == key:
-            return Tuning.from_dict(cached, cached=True)
+    entries = _read_entries(path, name)
+    if key in entries and not retune:
+        return Tuning.from_dict(entries[key], cached=True)
 
     t0 = time.perf_counter()
     rows = []
@@ -172,5 +169,30 @@ def tune(
         tune_s=time.perf_counter() - t0,
     )
     if path is not None:
-        write_json(path, result.as_dict())
+        entries = _read_entries(path, name)  # again: another process may have added one
+        entries[key] = {**result.as_dict(), "fixed": fixed}
+        write_json(path, {"model": name, "entries": entries})
     return result
+
+
+def _base_params(model: Recommender, space: Mapping[str, list]) -> dict[str, Any]:
+    """The model's resolved parameters outside the grid (the workspace location excluded:
+    where a workspace lies does not change results)."""
+    params = getattr(model, "params", None)
+    if params is None or not is_dataclass(params):
+        return {}
+    return {key: v for key, v in asdict(params).items() if key not in space and key != "workspace"}
+
+
+def _read_entries(path: Path | None, name: str) -> dict[str, dict[str, Any]]:
+    """Cached tunings of one model by key (several settings of a model can coexist)."""
+    if path is None or not path.exists():
+        return {}
+    try:
+        saved = read_json(path)
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(saved, dict) or saved.get("model") != name:
+        return {}
+    entries = saved.get("entries")
+    return dict(entries) if isinstance(entries, dict) else {}

@@ -1,0 +1,35 @@
+"""Recommenders behind one contract (:class:`Recommender`), and the registry that names them."""
+
+from animerec.recommend.als import ALS
+from animerec.recommend.base import NotFittedError, Recommendation, Recommender, mask_seen, top_k
+from animerec.recommend.content import ContentRecommender
+from animerec.recommend.ease import EASE
+from animerec.recommend.hybrid import HybridRecommender
+from animerec.recommend.itemknn import ItemKNN
+from animerec.recommend.popularity import Popularity
+from animerec.recommend.registry import (
+    RECOMMENDERS,
+    load_recommender,
+    make_recommender,
+    recommender_class,
+)
+from animerec.recommend.userknn import UserKNN
+
+__all__ = [
+    "ALS",
+    "EASE",
+    "ContentRecommender",
+    "HybridRecommender",
+    "RECOMMENDERS",
+    "ItemKNN",
+    "NotFittedError",
+    "Popularity",
+    "Recommendation",
+    "Recommender",
+    "UserKNN",
+    "load_recommender",
+    "make_recommender",
+    "mask_seen",
+    "recommender_class",
+    "top_k",
+]

@@ -65,6 +65,10 @@ class Recommender(ABC):
     def set_state(self, arrays: dict[str, np.ndarray], catalog: Catalog) -> None:
         self.catalog = catalog
 
+    def item_vectors(self) -> np.ndarray | None:
+        """Unit item vectors over the catalog for exploration's diversity (None: genre vectors)."""
+        return None
+
     # --- shared behaviour ---------------------------------------------------------------------------
     def _require_fitted(self) -> Catalog:
         if self.catalog is None:
@@ -97,9 +101,10 @@ class Recommender(ABC):
         if candidates is not None:
             scores[:, ~candidates] = -np.inf
         if explore > 0:
-            from animerec.recommend.explore import rerank
+            from animerec.recommend.explore import explored_reasons, rerank
 
-            top = rerank(scores, k, explore=explore, catalog=catalog)
+            top = rerank(scores, k, explore=explore, catalog=catalog, vectors=self.item_vectors())
+            plain = top_k(scores, k)
         else:
             top = top_k(scores, k)
         out = []
@@ -109,6 +114,8 @@ class Recommender(ABC):
             ids = catalog.anime_ids[idx]
             s = scores[i, idx]
             why = self.reasons(h, ids, s) if len(ids) else []
+            if explore > 0 and len(ids):
+                why = explored_reasons(h, idx, plain[i], why, catalog)
             out.append(
                 [Recommendation(int(a), float(v), r) for a, v, r in zip(ids, s, why, strict=True)]
             )
@@ -160,5 +167,12 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     k = min(k, scores.shape[1])
     part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
     part_scores = np.take_along_axis(scores, part, axis=1)
+    # argpartition picks arbitrarily among items tied with the k-th best score: redo those rows
+    kth = part_scores.min(axis=1)
+    tied = np.flatnonzero((scores >= kth[:, None]).sum(axis=1) > k)
+    for i in tied:
+        idx = np.flatnonzero(scores[i] >= kth[i])  # ascending catalog position
+        part[i] = idx[np.argsort(-scores[i, idx], kind="stable")[:k]]
+        part_scores[i] = scores[i, part[i]]
     order = np.lexsort((part, -part_scores), axis=1)
     return np.take_along_axis(part, order, axis=1)

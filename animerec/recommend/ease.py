@@ -1,14 +1,15 @@
 """EASE (Steck 2019, "Embarrassingly Shallow Autoencoders"): a closed-form item-item model.
 
 ``B = argmin ||X - XB||² + λ||B||²`` with ``diag(B) = 0`` has the solution
-``B = I - P·diag(1/diag(P))`` for ``P = (XᵀX + λI)⁻¹``; a user's scores are ``x·B``. With a few
-thousand items the dense inverse takes seconds, and it is the bar other models must clear.
+``B = I - P·diag(1/diag(P))`` for ``P = (XᵀX + λI)⁻¹``; a user's scores are ``x·B``, divided by
+``(raters + 1)^β`` to lift good but less-watched titles. With a few thousand items the dense
+inverse takes seconds, and it is the bar other models must clear.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar, Self
 
 import numpy as np
@@ -25,26 +26,32 @@ class EASE(Recommender):
 
     name: ClassVar[str] = "ease"
     search_space: ClassVar[dict[str, list]] = {
-        "l2": [50.0, 100.0, 200.0, 400.0, 800.0],
-        "min_rating": [7, 8, 9],
-        "graded": [False, True],
+        "l2": [250.0, 500.0, 1000.0, 2000.0],
+        "min_rating": [7, 8],
+        "popularity_discount": [0.0, 0.2, 0.4],
     }
 
     @dataclass
     class Params:
-        l2: float = 200.0
+        l2: float = 1000.0
         """λ, the ridge penalty on B (larger = smoother, more popular items)."""
         min_rating: int = 7
         """Ratings from this value up are positives (the rest count as unseen)."""
-        graded: bool = False
-        """Weight a positive by ``rating - min_rating + 1`` instead of 1."""
+        graded: bool = True
+        """Weight a positive by ``rating - min_rating + 1`` instead of 1 (a 10 counts 4× a 7):
+        on the sample this lifts NDCG@10 from .38 to .42 and NPS@10 from +.53 to +.63."""
         min_item_raters: int = 3
         """Model only anime with this many positive training raters (keeps the inverse small)."""
+        popularity_discount: float = 0.2
+        """β: scores are divided by ``(training raters + 1)^β``. EASE favours what many people
+        watched; on the sample β = 0.2 raises NDCG@10 (.422 → .433) and coverage."""
 
     def __init__(self, params: Params | None = None) -> None:
         self.params = params or self.Params()
         self.space: ItemSpace | None = None
         self.B: np.ndarray | None = None
+        self.item_weight: np.ndarray | None = None
+        """``(raters + 1)^-β`` per model item, applied to the scores."""
 
     def fit(self, train: Ratings, catalog: Catalog) -> Self:
         p = self.params
@@ -57,15 +64,21 @@ class EASE(Recommender):
         P = np.linalg.inv(G)
         B = P / -np.diag(P)
         B[np.diag_indices_from(B)] = 0.0
+        cols = space.columns(train.anime_id, catalog)
+        raters = np.bincount(cols[cols >= 0], minlength=len(space))  # any rating counts
+        self.item_weight = ((raters + 1.0) ** -p.popularity_discount).astype(np.float32)
         self.space, self.B, self.catalog = space, B.astype(np.float32), catalog
         return self
 
     def _inputs(self, histories: Sequence[History]):
-        return weighted(self.space.history_matrix(histories), self.params.min_rating, self.params.graded)
+        return weighted(
+            self.space.history_matrix(histories), self.params.min_rating, self.params.graded
+        )
 
     def score(self, histories: Sequence[History]) -> np.ndarray:
         self._require_fitted()
-        return self.space.scatter(np.asarray(self._inputs(histories) @ self.B, dtype=np.float32))
+        sub = np.asarray(self._inputs(histories) @ self.B, dtype=np.float32) * self.item_weight
+        return self.space.scatter(sub)
 
     def reasons(self, history: History, anime_ids: np.ndarray, scores: np.ndarray) -> list[str]:
         catalog = self._require_fitted()
@@ -79,9 +92,10 @@ class EASE(Recommender):
         )
 
     def state(self) -> dict[str, np.ndarray]:
-        return {"item_ids": self.space.item_ids, "B": self.B}
+        return {"item_ids": self.space.item_ids, "B": self.B, "item_weight": self.item_weight}
 
     def set_state(self, arrays: dict[str, np.ndarray], catalog: Catalog) -> None:
         self.space = ItemSpace.restore(catalog, arrays["item_ids"])
         self.B = arrays["B"].astype(np.float32, copy=False)
+        self.item_weight = arrays["item_weight"].astype(np.float32, copy=False)
         self.catalog = catalog

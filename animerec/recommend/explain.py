@@ -17,6 +17,14 @@ def title(catalog: Catalog, anime_id: int) -> str:
     return str(catalog.names[pos]) if pos >= 0 else f"anime #{anime_id}"
 
 
+def titles(catalog: Catalog, anime_ids: np.ndarray) -> list[str]:
+    """:func:`title` of many anime with one catalog lookup."""
+    ids = np.asarray(anime_ids, dtype=np.int64)
+    pos = catalog.positions(ids)
+    names = catalog.names
+    return [str(names[p]) if p >= 0 else f"anime #{a}" for p, a in zip(pos, ids, strict=True)]
+
+
 def rated_at_least(min_rating: int) -> str:
     """``9+`` for 9, ``10`` for 10: the rating phrase used in reasons."""
     return "10" if min_rating >= 10 else f"{min_rating}+"
@@ -42,9 +50,10 @@ def liked_reasons(
         return [fallback] * n_rec
     best = np.argmax(contributions, axis=0)
     value = contributions[best, np.arange(n_rec)]
+    names = titles(catalog, np.asarray(history_ids)[best])
     return [
-        because_you_liked(title(catalog, int(history_ids[b])), float(v)) if v > 0 else fallback
-        for b, v in zip(best, value, strict=True)
+        because_you_liked(name, float(v)) if v > 0 else fallback
+        for name, v in zip(names, value, strict=True)
     ]
 
 

@@ -40,7 +40,13 @@ class ItemSpace:
     ) -> ItemSpace:
         """Catalog items with at least ``min_count`` training ratings of ``min_rating`` or more."""
         ids, counts = np.unique(train.anime_id[train.rating >= min_rating], return_counts=True)
-        return cls.of(catalog, ids[counts >= min_count])
+        space = cls.of(catalog, ids[counts >= min_count])
+        if len(space) == 0:
+            raise AnimerecError(
+                f"no catalog anime has {min_count} or more training ratings of {min_rating}+: "
+                "nothing to learn from"
+            )
+        return space
 
     @classmethod
     def restore(cls, catalog: Catalog, item_ids: np.ndarray) -> ItemSpace:
@@ -84,6 +90,21 @@ class ItemSpace:
         out = np.full((sub.shape[0], self.n_catalog), -np.inf, np.float32)
         out[:, self.positions] = sub
         return out
+
+
+TIE_BREAK = 1e-6
+"""Scale of the popularity prior :func:`tie_break` adds to neighbourhood scores."""
+
+
+def tie_break(fans: np.ndarray) -> np.ndarray:
+    """A tiny popularity prior (at most :data:`TIE_BREAK`) for neighbourhood models' scores.
+
+    A user whose history shares nothing with the neighbourhoods scores 0 everywhere; with the
+    prior they get the most promoted anime instead of the first in catalog order, and other
+    rankings change only where scores differ by less than ``TIE_BREAK``.
+    """
+    fans = np.asarray(fans, dtype=np.float32)
+    return (TIE_BREAK * fans / max(float(fans.max(initial=0)), 1.0)).astype(np.float32)
 
 
 def rating_weights(ratings: np.ndarray, min_rating: int, graded: bool = False) -> np.ndarray:

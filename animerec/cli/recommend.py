@@ -1,0 +1,268 @@
+"""``animerec recommend``: top-k anime for a batch of histories (H.csv → R.csv) or for a person.
+
+Models are fitted on every user of the workspace (all are training users) on first use and kept
+in ``WS/models/recommenders`` (:func:`animerec.recommend.store.fitted`); the users of ``H.csv``
+are new to them and are folded in from their history. A user the model can say nothing about
+(no history anime it knows, so every score ties) gets the most popular anime among the
+workspace's fans instead, with a reason that says so.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+from animerec.cli._app import WorkspaceOpt, app, workspace
+from animerec.errors import AnimerecError, DataError
+
+DEFAULT_MODEL = "hybrid"
+HISTORY_COLUMNS = ("user_id", "anime_id", "rating")
+RESULT_COLUMNS = ("user_id", "anime_id", "rank", "score", "reason")
+BATCH_USERS = 1024
+_INT = re.compile(r"^\s*[+-]?\d+\s*$")
+
+
+def read_history(path: Path, catalog) -> tuple[np.ndarray, list]:
+    """Validate ``H.csv`` and return (user ids in file order of first appearance, histories).
+
+    Every problem is one :class:`DataError` naming the file, the line and the field.
+    """
+    import pandas as pd
+
+    from animerec.data.ratings import History
+
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, not a CSV file")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        raise DataError(
+            f"{path}: the file is empty (expected columns {','.join(HISTORY_COLUMNS)})"
+        ) from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not a readable CSV file: {str(exc).splitlines()[0]}") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    missing = [c for c in HISTORY_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{path}: missing column {', '.join(missing)} (header has {', '.join(frame.columns)}; "
+            f"expected {','.join(HISTORY_COLUMNS)})"
+        )
+    if len(frame) == 0:
+        raise DataError(f"{path}: no rating rows after the header")
+    values = {}
+    for col in HISTORY_COLUMNS:
+        text = frame[col].astype(str)
+        bad = ~text.str.match(_INT)
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataError(
+                f"{path}: line {i + 2}: field {col!r}: {text.iloc[i]!r} is not an integer"
+            )
+        values[col] = text.astype(np.int64).to_numpy()
+    rating = values["rating"]
+    out_of_range = (rating < 1) | (rating > 10)
+    if out_of_range.any():
+        i = int(np.flatnonzero(out_of_range)[0])
+        raise DataError(f"{path}: line {i + 2}: field 'rating': {rating[i]} is outside 1–10")
+    anime = values["anime_id"]
+    unknown = catalog.positions(anime) < 0
+    if unknown.any():
+        i = int(np.flatnonzero(unknown)[0])
+        raise DataError(
+            f"{path}: line {i + 2}: field 'anime_id': anime {anime[i]} is not in the catalog"
+        )
+    user = values["user_id"]
+    key = pd.Series(list(zip(user.tolist(), anime.tolist(), strict=True)))
+    dup = key.duplicated().to_numpy()
+    if dup.any():
+        i = int(np.flatnonzero(dup)[0])
+        first = int(np.flatnonzero((key == key.iloc[i]).to_numpy())[0])
+        raise DataError(
+            f"{path}: line {i + 2}: field 'anime_id': user {user[i]} rated anime {anime[i]} "
+            f"twice (first on line {first + 2})"
+        )
+    users, first_seen = np.unique(user, return_index=True)
+    users = users[np.argsort(first_seen, kind="stable")]
+    order = np.argsort(user, kind="stable")
+    u_sorted = user[order]
+    histories = []
+    for u in users:
+        rows = order[np.searchsorted(u_sorted, u) : np.searchsorted(u_sorted, u, side="right")]
+        histories.append(History.of(anime[rows], rating[rows]))
+    return users, histories
+
+
+def _popular_fill(recs: list, histories: Sequence, k: int, exclude_seen: bool, ws, catalog) -> list:
+    """Replace lists that carry no information (fewer than k items, or all scores tied)."""
+    from animerec.data.ratings import Ratings
+    from animerec.recommend.base import Recommendation
+    from animerec.recommend.explain import popular_reason
+
+    weak = [
+        i
+        for i, r in enumerate(recs)
+        if len(r) < k or (len(r) > 1 and len({round(x.score, 9) for x in r}) == 1)
+    ]
+    if not weak:
+        return recs
+    ratings = Ratings.read(ws.ratings)
+    pos = catalog.positions(ratings.anime_id[ratings.rating >= 9])
+    fans = np.bincount(pos[pos >= 0], minlength=len(catalog))
+    order = np.lexsort((np.arange(len(catalog)), -fans))
+    order = order[fans[order] > 0]
+    for i in weak:
+        seen = set(histories[i].anime_ids.tolist()) if exclude_seen else set()
+        picks = [p for p in order[: k + len(seen)] if int(catalog.anime_ids[p]) not in seen][:k]
+        recs[i] = [
+            Recommendation(
+                int(catalog.anime_ids[p]), float(fans[p]), popular_reason(int(fans[p]), 9)
+            )
+            for p in picks
+        ]
+    return recs
+
+
+def _recommend_all(model, histories: Sequence, k: int, explore: float, exclude_seen: bool) -> list:
+    out = []
+    for s in range(0, len(histories), BATCH_USERS):
+        out += model.recommend(
+            histories[s : s + BATCH_USERS], k, exclude_seen=exclude_seen, explore=explore
+        )
+    return out
+
+
+def write_results(path: Path, users: np.ndarray, recs: list) -> int:
+    """Write ``R.csv`` atomically; returns the number of rows."""
+    import pandas as pd
+
+    from animerec.workspace import atomic_path
+
+    rows = [
+        (int(u), r.anime_id, rank, r.score, r.reason)
+        for u, lst in zip(users, recs, strict=True)
+        for rank, r in enumerate(lst, start=1)
+    ]
+    frame = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False, float_format="%.6g")
+    return len(frame)
+
+
+@app.command()
+def recommend(
+    ws: WorkspaceOpt = None,
+    history: Annotated[
+        Path | None,
+        typer.Option(
+            "--history",
+            help="CSV of user_id,anime_id,rating: recommend for each user in it (needs --out).",
+            show_default=False,
+        ),
+    ] = None,
+    liked: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--liked", help="Title of an anime you liked (repeatable; name or English name)."
+        ),
+    ] = None,
+    k: Annotated[int, typer.Option("--k", help="Recommendations per user.")] = 10,
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            "-m",
+            help="popularity, itemknn, userknn, ease, als, content or hybrid.",
+        ),
+    ] = DEFAULT_MODEL,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Where to write R.csv (user_id,anime_id,rank,score,reason)."),
+    ] = None,
+    explore: Annotated[
+        float,
+        typer.Option(
+            "--explore", help="0 = best matches; up to 1 = more diverse, less popular titles."
+        ),
+    ] = 0.0,
+    embedder: Annotated[
+        str | None,
+        typer.Option(
+            "--embedder", help="Embedder of content and hybrid (minilm, mpnet, a fine-tuned name)."
+        ),
+    ] = None,
+    exclude_seen: Annotated[
+        bool,
+        typer.Option(
+            "--exclude-seen/--include-seen", help="Leave out anime already in the history."
+        ),
+    ] = True,
+    refit: Annotated[
+        bool, typer.Option("--refit", help="Fit the model again even if a fit is saved.")
+    ] = False,
+) -> None:
+    """Recommend anime: for every user of --history H.csv (written to --out R.csv), or for a
+    person who names titles with --liked."""
+    from rich.console import Console
+
+    from animerec.data.catalog import Catalog
+    from animerec.recommend.store import fitted, model_class
+
+    if (history is None) == (not liked):
+        raise AnimerecError("give either --history H.csv (with --out R.csv) or --liked TITLE")
+    if history is not None and out is None:
+        raise AnimerecError("--history needs --out R.csv (where to write the recommendations)")
+    if k < 1:
+        raise AnimerecError(f"--k must be >= 1, got {k}")
+    if not 0.0 <= explore <= 1.0:
+        raise AnimerecError(f"--explore must be in [0, 1], got {explore}")
+    model_class(model)  # unknown names fail before any work
+
+    w = workspace(ws)
+    w.require_ingested()
+    catalog = Catalog.read(w.anime)
+    err = Console(stderr=True)
+
+    if history is not None:
+        users, histories = read_history(history, catalog)
+    else:
+        from animerec.data.ratings import History
+        from animerec.data.titles import TitleIndex
+
+        ids = TitleIndex(catalog).resolve_all(list(liked or []))
+        ids = list(dict.fromkeys(ids))
+        users, histories = np.array([0]), [History.of(ids)]
+
+    rec_model = fitted(
+        w, model, embedder=embedder, refit=refit, log=lambda m: err.print(f"[dim]{m}[/dim]")
+    )
+    recs = _recommend_all(rec_model, histories, k, explore, exclude_seen)
+    recs = _popular_fill(recs, histories, k, exclude_seen, w, catalog)
+
+    if history is not None:
+        n = write_results(out, users, recs)
+        err.print(f"wrote {n:,} recommendations for {len(users):,} users to {out}")
+        return
+
+    from rich.table import Table
+
+    from animerec.recommend.explain import title
+
+    liked_names = ", ".join(title(catalog, int(a)) for a in histories[0].anime_ids)
+    table = Table(title=f"{model} recommendations for someone who liked {liked_names}")
+    for col in ("#", "anime", "id", "score", "reason"):
+        table.add_column(col, justify="right" if col in ("#", "id", "score") else "left")
+    for rank, r in enumerate(recs[0], start=1):
+        table.add_row(
+            str(rank), title(catalog, r.anime_id), str(r.anime_id), f"{r.score:.3f}", r.reason
+        )
+    Console().print(table)
+    if out is not None:
+        write_results(out, users, recs)

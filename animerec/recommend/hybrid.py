@@ -1,0 +1,564 @@
+"""The hybrid: collaborative and content scores fused with weights learned on validation users.
+
+Each member (by default EASE on 7+ ratings, a second EASE on graded 8+ ratings, ALS and the
+content model) scores the whole catalog. A member's scores may first be divided by each anime's
+number of training raters to the power α (popularity debiasing), then each user's scores are
+standardised per member (z-scores over the anime the member can score, so a member's scale does
+not decide its say). Two item priors from the training ratings may join: ``quality`` (the
+smoothed share of an anime's raters who rated it 9+) and ``popularity`` (log raters). The fused
+score is a weighted sum.
+
+α and the weights are *learned*, never hand-set: the members are fitted on the training users
+minus a validation set carved out of them (:func:`~animerec.evaluate.split.validation_split`,
+training users only), and for each candidate α coordinate ascent over a grid maximises the
+validation users' NDCG@10. Among the weightings within ``coverage_tolerance`` of the best NDCG
+the one recommending the most distinct anime is kept (a tie-break toward catalog coverage).
+Then the members are refitted on all training users; α and the weights are saved with the model.
+
+A recommendation's reason comes from the feature that added most to its score: the member's own
+reason ("because you liked Monster (0.81)") or the prior's ("84% of its 120 raters rated it 9+").
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Self
+
+import numpy as np
+
+from animerec.data.catalog import Catalog
+from animerec.data.ratings import History, Ratings, histories_from_ratings
+from animerec.errors import AnimerecError
+from animerec.recommend.base import Recommender, mask_seen, top_k
+from animerec.workspace import Workspace
+
+PRIORS = ("quality", "popularity")
+QUALITY_PRIOR_WEIGHT = 10.0
+"""Pseudo-raters pulling an anime's 9+ share toward the catalog-wide share (few raters → prior)."""
+WEIGHT_GRID = (-1.0, -0.5, -0.25, -0.1, 0.0, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+"""Values coordinate ascent tries for each weight (the first member's weight stays 1)."""
+ROUNDS = 3
+"""Coordinate-ascent sweeps over the weights."""
+CONTENT_PARAMS = ("embedder", "max_seq_length", "workspace", "variant")
+"""Hybrid parameters passed on to content members."""
+DEFAULT_MEMBERS = ("ease", "ease/graded", "als", "content")
+DEFAULT_MEMBER_PARAMS: dict[str, dict[str, Any]] = {
+    "ease/graded": {"min_rating": 8, "graded": True}
+}
+"""A second EASE on 8+ ratings weighted by how high they are: it ranks what users *love*."""
+DEBIAS = (0.0, 0.25, 0.5)
+COVERAGE_TOLERANCE = 0.005
+"""Validation NDCG the fit may give up for weights that recommend more distinct anime."""
+SCORE_BLOCK = 128
+"""Histories scored at once (members and features are dense ``[block, catalog]`` arrays)."""
+KEEP_TOP = 200
+"""Best unseen anime per history whose feature parts :meth:`HybridRecommender.score` keeps, so
+:meth:`~HybridRecommender.reasons` need not score again (exploration picks from the best 50)."""
+
+
+def model_of(member: str) -> str:
+    """The registered model of a member name (``ease/graded`` → ``ease``)."""
+    return member.split("/", 1)[0]
+
+
+def standardise(scores: np.ndarray) -> np.ndarray:
+    """Per-row z-scores over the finite entries; entries a member cannot score get the row's
+    lowest z-score (the member says nothing for them). Rows with no spread become zeros."""
+    s = np.asarray(scores, dtype=np.float32)
+    fin = np.isfinite(s)
+    n = np.maximum(fin.sum(axis=1, keepdims=True), 1)
+    x = np.where(fin, s, 0.0)
+    mean = x.sum(axis=1, keepdims=True) / n
+    var = (np.where(fin, x - mean, 0.0) ** 2).sum(axis=1, keepdims=True) / n
+    std = np.sqrt(var)
+    z = np.where(std > 0, (x - mean) / np.where(std > 0, std, 1), 0.0)
+    low = np.where(fin, z, np.inf).min(axis=1, keepdims=True)
+    low = np.where(np.isfinite(low), low, 0.0)
+    return np.where(fin, z, low).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class ItemPriors:
+    """Per-catalog-item statistics of the training ratings (user-independent features)."""
+
+    raters: np.ndarray
+    promoters: np.ndarray
+
+    @classmethod
+    def of(cls, train: Ratings, catalog: Catalog) -> ItemPriors:
+        pos = catalog.positions(train.anime_id)
+        ok = pos >= 0
+        raters = np.bincount(pos[ok], minlength=len(catalog))
+        promoters = np.bincount(pos[ok & (train.rating >= 9)], minlength=len(catalog))
+        return cls(raters.astype(np.int64), promoters.astype(np.int64))
+
+    def quality(self) -> np.ndarray:
+        """Smoothed share of raters who rated the anime 9+."""
+        base = self.promoters.sum() / max(self.raters.sum(), 1)
+        a = QUALITY_PRIOR_WEIGHT
+        return ((self.promoters + a * base) / (self.raters + a)).astype(np.float32)
+
+    def debias(self, alpha: float) -> np.ndarray:
+        """``raters^α`` (at least 1): the divisor that lifts less popular anime's scores."""
+        return np.power(np.maximum(self.raters, 1), alpha).astype(np.float32)
+
+    def popularity(self) -> np.ndarray:
+        return np.log1p(self.raters).astype(np.float32)
+
+    def feature(self, name: str) -> np.ndarray:
+        """The prior ``name`` standardised over the anime rated at least once."""
+        v = self.quality() if name == "quality" else self.popularity()
+        rated = self.raters > 0
+        ref = v[rated] if rated.any() else v
+        std = float(ref.std()) or 1.0
+        return ((v - float(ref.mean())) / std).astype(np.float32)
+
+
+def ranking_quality(
+    fused: np.ndarray, relevant: np.ndarray, n_relevant: np.ndarray, k: int
+) -> tuple[float, float]:
+    """(mean binary NDCG@k over rows with ≥ 1 relevant item — the evaluation's definition —,
+    share of distinct items among all recommended slots: the batch's catalog coverage)."""
+    top = top_k(fused, k)
+    finite = np.isfinite(np.take_along_axis(fused, top, axis=1))
+    rel = np.take_along_axis(relevant, top, axis=1) & finite
+    disc = 1.0 / np.log2(np.arange(2, k + 2))
+    dcg = rel @ disc[: top.shape[1]]
+    idcg = np.concatenate([[0.0], np.cumsum(disc)])[np.minimum(n_relevant, k)]
+    counted = n_relevant > 0
+    ndcg = float(np.mean(dcg[counted] / idcg[counted])) if counted.any() else float("nan")
+    distinct = len(np.unique(top[finite])) / max(int(finite.sum()), 1)
+    return ndcg, distinct
+
+
+def ndcg_at_k(fused: np.ndarray, relevant: np.ndarray, n_relevant: np.ndarray, k: int) -> float:
+    """Mean binary NDCG@k over rows with ≥ 1 relevant item (same definition as the evaluation)."""
+    return ranking_quality(fused, relevant, n_relevant, k)[0]
+
+
+def learn_weights(
+    features: Sequence[np.ndarray],
+    relevant: np.ndarray,
+    seen: np.ndarray,
+    k: int = 10,
+    *,
+    grid: Sequence[float] = WEIGHT_GRID,
+    rounds: int = ROUNDS,
+) -> tuple[np.ndarray, float, list[dict[str, Any]]]:
+    """Weights of ``features`` (each ``[users, items]``) maximising NDCG@k by coordinate ascent.
+
+    Starts from the best single feature at weight 1 (that one's weight stays fixed: only ratios
+    matter); every sweep tries each value of ``grid`` for every other weight and keeps any strict
+    improvement. Returns (weights, validation NDCG, the search trace: every point tried with its
+    NDCG and distinct-item share).
+    """
+    n_rel = relevant.sum(axis=1)
+    base = np.where(seen, -np.inf, 0.0).astype(np.float32)
+    trace: list[dict[str, Any]] = []
+
+    def objective(w: np.ndarray) -> float:
+        fused = base.copy()
+        for wi, f in zip(w, features, strict=True):
+            if wi != 0:
+                fused += np.float32(wi) * f
+        ndcg, distinct = ranking_quality(fused, relevant, n_rel, k)
+        trace.append({"weights": w.tolist(), "ndcg": ndcg, "distinct": distinct})
+        return ndcg
+
+    singles = []
+    for i in range(len(features)):
+        w = np.zeros(len(features))
+        w[i] = 1.0
+        singles.append(objective(w))
+    anchor = int(np.nanargmax(singles))
+    w = np.zeros(len(features))
+    w[anchor] = 1.0
+    best = singles[anchor]
+    for _ in range(rounds):
+        improved = False
+        for i in range(len(features)):
+            if i == anchor:
+                continue
+            for value in grid:
+                if value == w[i]:
+                    continue
+                cand = w.copy()
+                cand[i] = value
+                score = objective(cand)
+                if score > best + 1e-9:
+                    best, w, improved = score, cand, True
+        if not improved:
+            break
+    return w, best, trace
+
+
+def pick(trace: Sequence[Mapping[str, Any]], tolerance: float) -> Mapping[str, Any]:
+    """The point of a search trace to keep: the highest NDCG, unless another within
+    ``tolerance`` of it recommends more distinct anime (then the most distinct of those)."""
+    best = max(t["ndcg"] for t in trace)
+    near = [t for t in trace if t["ndcg"] >= best - tolerance]
+    return max(near, key=lambda t: (t["distinct"], t["ndcg"]))
+
+
+class HybridRecommender(Recommender):
+    """A learned weighted sum of member recommenders' standardised scores and item priors."""
+
+    name: ClassVar[str] = "hybrid"
+
+    @dataclass
+    class Params:
+        members: tuple[str, ...] = DEFAULT_MEMBERS
+        """Registered recommenders to fuse; ``model/label`` names a second variant of a model
+        whose parameters ``member_params[model/label]`` sets (``ease/graded``)."""
+        priors: tuple[str, ...] = PRIORS
+        """Item priors that may join the fusion (``quality``, ``popularity``)."""
+        member_params: dict[str, dict[str, Any]] = field(
+            default_factory=lambda: {k: dict(v) for k, v in DEFAULT_MEMBER_PARAMS.items()}
+        )
+        """Fixed parameters per member; the rest come from tuning (or defaults)."""
+        tune_members: bool = True
+        """Grid-search members' parameters on the validation users (cached in ``WS/tuning``)."""
+        debias: tuple[float, ...] = DEBIAS
+        """Candidate exponents α: member scores are divided by (raters)^α before fusing, which
+        lifts less popular anime; the fit keeps the α whose fusion validates best."""
+        coverage_tolerance: float = COVERAGE_TOLERANCE
+        """Validation NDCG the fit may give up for fusion weights that recommend more distinct
+        anime (catalog coverage)."""
+        embedder: str = "minilm"
+        """Embedder of content members."""
+        max_seq_length: int | None = None
+        variant: str = "clean"
+        workspace: str | None = None
+        validation_seed: int = 43
+        """Seed of the validation split the weights are learned on (training users only)."""
+        k: int = 10
+        """List length whose NDCG the weights maximise."""
+
+    def __init__(
+        self,
+        params: Params | None = None,
+        *,
+        workspace: Workspace | None = None,
+        vectors: np.ndarray | None = None,
+        factories: Mapping[str, Callable[[], Recommender]] | None = None,
+    ) -> None:
+        self.params = params or self.Params()
+        p = self.params
+        p.members = tuple(p.members)
+        p.priors = tuple(p.priors)
+        p.debias = tuple(float(a) for a in p.debias) or (0.0,)
+        if not p.members:
+            raise AnimerecError("hybrid: give at least one member")
+        if len(set(p.members)) != len(p.members):
+            raise AnimerecError(f"hybrid: a member is listed twice: {', '.join(p.members)}")
+        if any(model_of(m) == "hybrid" for m in p.members):
+            raise AnimerecError("hybrid: a hybrid cannot be its own member")
+        bad = [x for x in p.priors if x not in PRIORS]
+        if bad:
+            raise AnimerecError(
+                f"hybrid: unknown prior {bad[0]!r}; choose from {', '.join(PRIORS)}"
+            )
+        if any(not 0 <= a <= 2 for a in p.debias):
+            raise AnimerecError(f"hybrid: debias exponents must be in [0, 2], got {p.debias}")
+        self.workspace = workspace
+        self._vectors = vectors
+        self._factories = dict(factories or {})
+        self.members: dict[str, Recommender] = {}
+        self.member_settings: dict[str, dict[str, Any]] = {}
+        self.weights: np.ndarray | None = None
+        self.alpha = 0.0
+        self.feature_names: list[str] = []
+        self.priors: ItemPriors | None = None
+        self.validation: dict[str, Any] = {}
+        self._recent = threading.local()
+
+    # --- members -------------------------------------------------------------------------------
+    def resolve_workspace(self) -> Workspace | None:
+        if self.params.workspace is not None:
+            return Workspace.open(self.params.workspace)
+        return self.workspace
+
+    def _shared(self, cls: type[Recommender]) -> dict[str, Any]:
+        """Hybrid-level settings a member takes (the embedder and workspace for content)."""
+        params_cls = getattr(cls, "Params", None)
+        allowed = set(getattr(params_cls, "__dataclass_fields__", {}))
+        shared = {key: getattr(self.params, key) for key in CONTENT_PARAMS if key in allowed}
+        if "workspace" in shared:
+            ws = self.resolve_workspace()
+            shared["workspace"] = str(ws.root) if ws is not None else None
+        # Only what differs from the member's defaults: the same fixed settings as when the
+        # member is evaluated alone, so both share one cached tuning.
+        defaults = params_cls() if allowed else None
+        return {
+            k: v
+            for k, v in shared.items()
+            if v is not None and (k == "workspace" or v != getattr(defaults, k))
+        }
+
+    def _settings(self, train: Ratings, catalog: Catalog) -> dict[str, dict[str, Any]]:
+        """Each member's parameters: shared settings and ``member_params``, then tuning of the
+        rest of the model's search space (cached per member in ``WS/tuning``)."""
+        out: dict[str, dict[str, Any]] = {}
+        for member in self.params.members:
+            if member in self._factories:
+                out[member] = {}
+                continue
+            from animerec.recommend.registry import RECOMMENDERS
+
+            model = model_of(member)
+            if model not in RECOMMENDERS:
+                raise AnimerecError(
+                    f"hybrid: unknown member {member!r}; known: {', '.join(sorted(RECOMMENDERS))}"
+                )
+            cls = RECOMMENDERS[model]
+            fixed = {**self._shared(cls), **self.params.member_params.get(member, {})}
+            space = dict(getattr(cls, "search_space", {}) or {})
+            space = {key: v for key, v in space.items() if key not in fixed}
+            tuned: dict[str, Any] = {}
+            if self.params.tune_members and space:
+                from animerec.evaluate.tune import tune
+                from animerec.recommend.registry import make_recommender
+
+                ws = self.resolve_workspace()
+                tuned = tune(
+                    member.replace("/", "-"),
+                    lambda _m=model, **kw: self._attach(make_recommender(_m, **kw)),
+                    space,
+                    train,
+                    catalog,
+                    k=self.params.k,
+                    fixed=fixed,
+                    cache_dir=ws.sub("tuning") if ws is not None else None,
+                ).best
+            out[member] = {**fixed, **tuned}
+        return out
+
+    def _attach(self, model: Recommender) -> Recommender:
+        if self._vectors is not None and getattr(model, "name", None) == "content":
+            model._given_vectors = self._vectors  # noqa: SLF001 - injected vectors (tests)
+        ws = self.resolve_workspace()
+        if ws is not None and hasattr(model, "workspace") and model.workspace is None:
+            model.workspace = ws
+        return model
+
+    def _make(self, member: str) -> Recommender:
+        if member in self._factories:
+            return self._factories[member]()
+        from animerec.recommend.registry import make_recommender
+
+        return self._attach(make_recommender(model_of(member), **self.member_settings[member]))
+
+    # --- features ------------------------------------------------------------------------------
+    def _member_feature(
+        self,
+        model: Recommender,
+        histories: Sequence[History],
+        priors: ItemPriors,
+        alpha: float,
+    ) -> np.ndarray:
+        s = np.asarray(model.score(histories), dtype=np.float32)
+        if alpha:
+            s = s / priors.debias(alpha)
+        return standardise(s)
+
+    def _feature(self, i: int, histories: Sequence[History], shape: tuple[int, int]) -> np.ndarray:
+        name = self.feature_names[i]
+        if i < len(self.params.members):
+            return self._member_feature(self.members[name], histories, self.priors, self.alpha)
+        return np.broadcast_to(self.priors.feature(name), shape)
+
+    # --- fitting --------------------------------------------------------------------------------
+    def fit(self, train: Ratings, catalog: Catalog) -> Self:
+        from animerec.evaluate.split import validation_split
+
+        p = self.params
+        self.catalog = catalog
+        self.member_settings = self._settings(train, catalog)
+        self.feature_names = [*p.members, *p.priors]
+
+        vsplit = validation_split(train, seed=p.validation_seed)
+        if len(vsplit.test_users) == 0:
+            raise AnimerecError(
+                "hybrid: too few training users to learn fusion weights (no validation user "
+                "has >= 10 ratings)"
+            )
+        users, hists = histories_from_ratings(vsplit.history)
+        relevant = np.zeros((len(users), len(catalog)), bool)
+        held = vsplit.heldout.take(vsplit.heldout.rating >= 9)
+        pos = catalog.positions(held.anime_id)
+        rows = np.searchsorted(users, held.user_id)
+        relevant[rows[pos >= 0], pos[pos >= 0]] = True
+        mask = np.zeros((len(users), len(catalog)), np.float32)
+        mask_seen(mask, hists, catalog)
+        seen = ~np.isfinite(mask)
+        del mask
+
+        priors = ItemPriors.of(vsplit.train, catalog)
+        raw = {}
+        for m in p.members:
+            model = self._make(m).fit(vsplit.train, catalog)
+            raw[m] = np.asarray(model.score(hists), dtype=np.float32)
+            del model
+        prior_feats = [np.broadcast_to(priors.feature(x), relevant.shape) for x in p.priors]
+        trace: list[dict[str, Any]] = []
+        for alpha in p.debias:
+            div = priors.debias(alpha) if alpha else None
+            feats = [standardise(raw[m] / div if div is not None else raw[m]) for m in p.members]
+            _, _, t = learn_weights([*feats, *prior_feats], relevant, seen, p.k)
+            trace += [{**row, "debias": alpha} for row in t]
+            del feats
+        chosen = pick(trace, p.coverage_tolerance)
+        self.weights = np.asarray(chosen["weights"], dtype=np.float32)
+        self.alpha = float(chosen["debias"])
+        best = max(trace, key=lambda t: t["ndcg"])
+        n_singles = len(self.feature_names)
+        self.validation = {
+            "n_users": int(len(users)),
+            "n_counted": int((relevant.sum(axis=1) > 0).sum()),
+            "ndcg": chosen["ndcg"],
+            "distinct": chosen["distinct"],
+            "best_ndcg": best["ndcg"],
+            "best_distinct": best["distinct"],
+            "single": {
+                name: trace[i]["ndcg"] for i, name in enumerate(self.feature_names[:n_singles])
+            },
+            "n_tried": len(trace),
+        }
+        del raw, relevant, seen
+
+        self.members = {m: self._make(m).fit(train, catalog) for m in p.members}
+        self.priors = ItemPriors.of(train, catalog)
+        return self
+
+    # --- scoring --------------------------------------------------------------------------------
+    def score(self, histories: Sequence[History]) -> np.ndarray:
+        catalog = self._require_fitted()
+        # Each history's per-feature parts on its best anime are kept (per thread: the API may
+        # serve in threads), so reasons() explains a recommendation without scoring again.
+        self._recent.rows = {}
+        if len(histories) == 0:
+            return np.zeros((0, len(catalog)), np.float32)
+        blocks = [
+            self._score_block(histories[s : s + SCORE_BLOCK])
+            for s in range(0, len(histories), SCORE_BLOCK)
+        ]
+        return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+
+    def _score_block(self, histories: Sequence[History]) -> np.ndarray:
+        catalog = self.catalog
+        shape = (len(histories), len(catalog))
+        fused = np.zeros(shape, np.float32)
+        used = np.flatnonzero(self.weights)
+        parts = []
+        for i in used:
+            part = self.weights[i] * self._feature(int(i), histories, shape)
+            fused += part
+            parts.append(part)
+        m = min(KEEP_TOP, len(catalog))
+        ranked = fused.copy()
+        mask_seen(ranked, histories, catalog)
+        top = np.argpartition(-ranked, m - 1, axis=1)[:, :m]
+        kept = np.stack([np.take_along_axis(p, top, axis=1) for p in parts])  # [f, n, m]
+        rows = self._recent.rows
+        for r, h in enumerate(histories):
+            rows[id(h)] = (h, top[r], used, kept[:, r])
+        return fused
+
+    def _contributions(self, history: History, positions: np.ndarray) -> np.ndarray:
+        """``[features, len(positions)]`` weighted feature values (−inf for unused features),
+        from what :meth:`score` kept for this very history when it covers ``positions``."""
+        out = np.full((len(self.feature_names), len(positions)), -np.inf, np.float32)
+        hit = getattr(self._recent, "rows", {}).get(id(history))
+        if hit is not None and hit[0] is history:
+            _, top, used, kept = hit
+            order = np.argsort(top)
+            at = np.searchsorted(top[order], positions)
+            at = np.minimum(at, len(top) - 1)
+            if (top[order][at] == positions).all():
+                out[used] = kept[:, order[at]]
+                return out
+        shape = (1, len(self.catalog))
+        for i in np.flatnonzero(self.weights):
+            out[i] = self.weights[i] * self._feature(int(i), [history], shape)[0, positions]
+        return out
+
+    def reasons(self, history: History, anime_ids: np.ndarray, scores: np.ndarray) -> list[str]:
+        catalog = self._require_fitted()
+        pos = np.maximum(catalog.positions(anime_ids), 0)
+        contrib = self._contributions(history, pos)
+        top = np.argmax(contrib, axis=0)
+        out = [""] * len(anime_ids)
+        n_members = len(self.params.members)
+        for f in np.unique(top):
+            js = np.flatnonzero(top == f)
+            name = self.feature_names[f]
+            if f < n_members:
+                why = self.members[name].reasons(history, anime_ids[js], scores[js])
+            else:
+                why = [self._prior_reason(name, int(pos[j])) for j in js]
+            for j, w in zip(js, why, strict=True):
+                out[j] = w
+        return out
+
+    def _prior_reason(self, name: str, position: int) -> str:
+        raters = int(self.priors.raters[position])
+        if name == "quality" and raters:
+            share = self.priors.promoters[position] / raters
+            return f"{100 * share:.0f}% of its {raters:,} raters rated it 9+"
+        return f"popular: {raters:,} people rated it"
+
+    def item_vectors(self) -> np.ndarray | None:
+        for m in self.members.values():
+            v = m.item_vectors()
+            if v is not None:
+                return v
+        return None
+
+    # --- persistence ----------------------------------------------------------------------------
+    def state(self) -> dict[str, np.ndarray]:
+        meta = {
+            "member_settings": self.member_settings,
+            "feature_names": self.feature_names,
+            "validation": self.validation,
+            "alpha": self.alpha,
+            "member_params": {m: _params_dict(self.members[m]) for m in self.params.members},
+        }
+        out: dict[str, np.ndarray] = {
+            "meta": np.array(json.dumps(meta, default=str)),
+            "weights": self.weights,
+            "raters": self.priors.raters,
+            "promoters": self.priors.promoters,
+        }
+        for m in self.params.members:
+            for key, value in self.members[m].state().items():
+                out[f"member.{m}.{key}"] = value
+        return out
+
+    def set_state(self, arrays: dict[str, np.ndarray], catalog: Catalog) -> None:
+        from animerec.recommend.registry import RECOMMENDERS
+
+        meta = json.loads(str(arrays["meta"]))
+        self.member_settings = meta["member_settings"]
+        self.feature_names = list(meta["feature_names"])
+        self.validation = meta.get("validation", {})
+        self.alpha = float(meta.get("alpha", 0.0))
+        self.weights = arrays["weights"].astype(np.float32)
+        self.priors = ItemPriors(arrays["raters"], arrays["promoters"])
+        self.members = {}
+        for m in self.params.members:
+            prefix = f"member.{m}."
+            sub = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+            model = RECOMMENDERS[model_of(m)].from_params(meta["member_params"][m])
+            model.set_state(sub, catalog)
+            self.members[m] = self._attach(model)
+        self.catalog = catalog
+
+
+def _params_dict(model: Recommender) -> dict[str, Any]:
+    from dataclasses import asdict, is_dataclass
+
+    p = getattr(model, "params", None)
+    return asdict(p) if p is not None and is_dataclass(p) else {}

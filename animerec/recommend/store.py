@@ -1,0 +1,256 @@
+"""Fitted recommenders kept in the workspace, so the CLI and the API fit a model once.
+
+:func:`fitted` returns a model fitted on *all* users of the workspace (they are all training
+users, DESIGN §6). A fit is saved under ``WS/models/recommenders/<name>-<key>/`` — the model's
+own ``params.json`` + ``state.npz`` (never pickle) and a ``manifest.json`` — where ``key`` hashes
+everything that decides the fit: the model name, its full parameters, the data fingerprint of the
+workspace, and the embedder's weights fingerprint. A later call with the same inputs loads it;
+any change fits anew, so a stale model is never served.
+
+Parameters: the class defaults, then the choice of ``animerec evaluate``'s grid search when it
+cached one (``WS/tuning/<name>.json``, see :mod:`animerec.evaluate.tune`), then what the caller
+passes. The hybrid takes its members' cached choices the same way and does not tune them again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any
+
+from animerec.data.catalog import Catalog
+from animerec.data.ratings import Ratings
+from animerec.errors import AnimerecError
+from animerec.recommend.base import Recommender
+from animerec.workspace import Workspace, atomic_path, now_iso, read_json, write_json
+
+STORE_DIR = "recommenders"
+MODEL_DIR = "model"
+MANIFEST = "manifest.json"
+LOCAL_PARAMS = ("workspace",)
+"""Parameters that say where things are, not what is fitted: left out of the key."""
+
+fit_count = 0
+"""Fits done by :func:`fitted` in this process (tests check reuse with it)."""
+
+
+def _registry() -> Mapping[str, type[Recommender]]:
+    from animerec.recommend.registry import RECOMMENDERS
+
+    return RECOMMENDERS
+
+
+def model_class(name: str) -> type[Recommender]:
+    known = _registry()
+    if name not in known:
+        raise AnimerecError(f"unknown model {name!r}; known: {', '.join(sorted(known))}")
+    return known[name]
+
+
+def param_names(cls: type[Recommender]) -> set[str]:
+    params_cls = getattr(cls, "Params", None)
+    return {f.name for f in fields(params_cls)} if params_cls is not None else set()
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal once written as JSON (a tuple and the list it was saved as are the same)."""
+    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+
+
+def tuned_params(
+    workspace: Workspace, name: str, resolved: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The grid-search choice cached for ``name`` in ``WS/tuning`` ({} when none applies).
+
+    :mod:`animerec.evaluate.tune` keeps one entry per setting; an entry applies when every
+    parameter it did not search equals ``resolved`` (the model's other parameters), and the most
+    recent such entry wins.
+    """
+    path = workspace.sub("tuning", f"{name}.json")
+    try:
+        cached = read_json(path)
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(cached, dict) or cached.get("model") != name:
+        return {}
+    entries = cached.get("entries")
+    if isinstance(entries, dict):
+        for entry in reversed(list(entries.values())):
+            base = entry.get("settings", {}).get("base", {}) if isinstance(entry, dict) else {}
+            best = entry.get("best") if isinstance(entry, dict) else None
+            if not isinstance(best, dict):
+                continue
+            if resolved is None or all(
+                k == "workspace" or _same(resolved.get(k), v) for k, v in base.items()
+            ):
+                return dict(best)
+        return {}
+    best = cached.get("best")  # a single-entry file
+    return dict(best) if isinstance(best, dict) else {}
+
+
+def resolve_params(
+    workspace: Workspace,
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    embedder: str | None = None,
+) -> dict[str, Any]:
+    """The full parameters :func:`fitted` uses: defaults ← cached tuning ← ``params``."""
+    cls = model_class(name)
+    allowed = param_names(cls)
+    params = dict(params or {})
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise AnimerecError(
+            f"model {name!r} has no parameter {', '.join(unknown)}; it has: "
+            f"{', '.join(sorted(allowed)) or 'none'}"
+        )
+    if embedder is not None:
+        if "embedder" not in allowed:
+            raise AnimerecError(f"model {name!r} takes no embedder (only content and hybrid do)")
+        params["embedder"] = embedder
+    defaults = asdict(cls.Params()) if allowed else {}
+    out = {**defaults, **tuned_params(workspace, name, {**defaults, **params}), **params}
+    if "workspace" in allowed:
+        out["workspace"] = str(workspace.root)
+    if "member_params" in allowed and "members" in allowed:
+        out["member_params"] = _member_params(workspace, out)
+        if "tune_members" in allowed and "tune_members" not in params:
+            out["tune_members"] = False
+    return {k: v for k, v in out.items() if k in allowed}
+
+
+def _member_params(workspace: Workspace, hybrid: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """A hybrid's members take the tuning cached for them (``WS/tuning/ease-graded.json`` for
+    member ``ease/graded``) instead of tuning again on all users; given values win."""
+    from animerec.recommend.hybrid import CONTENT_PARAMS, model_of
+
+    given = dict(hybrid.get("member_params") or {})
+    out = {}
+    for member in hybrid["members"]:
+        cls = model_class(model_of(member))
+        allowed = param_names(cls)
+        defaults = asdict(cls.Params()) if allowed else {}
+        shared = {
+            k: hybrid[k]
+            for k in CONTENT_PARAMS
+            if k in allowed and k in hybrid and hybrid[k] is not None and k != "workspace"
+        }
+        mine = dict(given.get(member, {}))
+        resolved = {**defaults, **shared, **mine}
+        out[member] = {**tuned_params(workspace, member.replace("/", "-"), resolved), **mine}
+    return out
+
+
+def data_fingerprint(workspace: Workspace) -> str:
+    """The ingest fingerprint from the workspace manifest (a content hash if it has none)."""
+    fp = workspace.read_manifest().get("ingest", {}).get("fingerprint")
+    if fp:
+        return str(fp)
+    from animerec.evaluate.tune import data_fingerprint as content_fingerprint
+
+    return content_fingerprint(Ratings.read(workspace.ratings), Catalog.read(workspace.anime))
+
+
+def embedder_fingerprint(workspace: Workspace, params: Mapping[str, Any]) -> str | None:
+    """Name and weights fingerprint of the embedder a content model uses (None if it has none)."""
+    names = {params.get("embedder")} if "embedder" in params else set()
+    if not names or None in names:
+        return None
+    from animerec.embed.registry import get_embedder
+
+    emb = get_embedder(
+        str(params["embedder"]), workspace=workspace, max_seq_length=params.get("max_seq_length")
+    )
+    return f"{emb.name}:{getattr(emb, 'fingerprint', None)}"
+
+
+def model_key(name: str, params: Mapping[str, Any], data: str, embedder: str | None) -> str:
+    fixed = {k: v for k, v in params.items() if k not in LOCAL_PARAMS}
+    blob = json.dumps(
+        {"model": name, "params": fixed, "data": data, "embedder": embedder},
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def store_path(workspace: Workspace, name: str, key: str) -> Path:
+    return workspace.models_dir / STORE_DIR / f"{name}-{key}"
+
+
+def fitted(
+    workspace: Workspace | str | os.PathLike[str],
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    embedder: str | None = None,
+    refit: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> Recommender:
+    """Model ``name`` fitted on every user of ``workspace``: loaded if saved, else fitted and saved.
+
+    ``params`` override the defaults and the cached tuning; ``embedder`` sets the embedder of
+    ``content``/``hybrid``; ``refit`` ignores a saved fit.
+    """
+    global fit_count
+    ws = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace)
+    ws.require_ingested()
+    cls = model_class(name)
+    full = resolve_params(ws, name, params, embedder=embedder)
+    data = data_fingerprint(ws)
+    emb = embedder_fingerprint(ws, full)
+    key = model_key(name, full, data, emb)
+    target = store_path(ws, name, key)
+    catalog = Catalog.read(ws.anime)
+
+    if not refit and (target / MANIFEST).exists():
+        try:
+            manifest = read_json(target / MANIFEST)
+            if manifest.get("key") == key:
+                model = cls.load(target / MODEL_DIR, catalog)
+                _attach_workspace(model, ws)
+                return model
+        except (OSError, ValueError, KeyError, AnimerecError) as exc:
+            if log is not None:
+                log(f"saved {name} model at {target} is unusable ({exc}); fitting again")
+
+    from animerec.recommend.registry import make_recommender
+
+    ratings = Ratings.read(ws.ratings)
+    if log is not None:
+        log(
+            f"fitting {name} on {len(ratings.users):,} users of {ws.root} "
+            f"(first use; saved to {target})"
+        )
+    model = make_recommender(name, **full)
+    _attach_workspace(model, ws)
+    model.fit(ratings, catalog)
+    fit_count += 1
+    with atomic_path(target) as tmp:
+        tmp.mkdir()
+        model.save(tmp / MODEL_DIR)
+        write_json(
+            tmp / MANIFEST,
+            {
+                "key": key,
+                "model": name,
+                "params": full,
+                "data_fingerprint": data,
+                "embedder": emb,
+                "n_users": int(len(ratings.users)),
+                "n_ratings": len(ratings),
+                "fitted": now_iso(),
+            },
+        )
+    return model
+
+
+def _attach_workspace(model: Recommender, ws: Workspace) -> None:
+    if hasattr(model, "workspace"):
+        model.workspace = ws

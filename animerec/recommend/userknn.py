@@ -1,0 +1,126 @@
+"""User-based collaborative filtering: what fans with tastes like yours loved.
+
+A user's neighbours are the training users whose promoter sets (anime rated ``min_rating`` or
+more) overlap most with theirs, by Jaccard or cosine; an anime scores the summed similarity of
+the neighbours who promoted it. Any history works, so new users need no refit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar, Self
+
+import numpy as np
+import scipy.sparse as sp
+
+from animerec.data.catalog import Catalog
+from animerec.data.ratings import History, Ratings
+from animerec.errors import AnimerecError
+from animerec.recommend.base import Recommender
+from animerec.recommend.explain import fans_reason
+from animerec.recommend.itemspace import ItemSpace, tie_break, weighted
+
+SIMILARITIES = ("jaccard", "cosine")
+
+
+class UserKNN(Recommender):
+    """Scores = similarity-weighted promoter vectors of each user's ``neighbours`` nearest users."""
+
+    name: ClassVar[str] = "userknn"
+    search_space: ClassVar[dict[str, list]] = {
+        "neighbours": [10, 25, 50, 100],
+        "similarity": ["jaccard", "cosine"],
+    }
+
+    @dataclass
+    class Params:
+        neighbours: int = 25
+        """Training users that vote for each user's recommendations."""
+        similarity: str = "cosine"
+        """``jaccard`` or ``cosine`` of the two promoter sets."""
+        min_rating: int = 9
+        """Ratings from this value up are promotions, in training and in a user's history."""
+
+    def __init__(self, params: Params | None = None) -> None:
+        self.params = params or self.Params()
+        if self.params.similarity not in SIMILARITIES:
+            raise AnimerecError(
+                f"userknn: unknown similarity {self.params.similarity!r}; "
+                f"choose from {', '.join(SIMILARITIES)}"
+            )
+        self.space: ItemSpace | None = None
+        self.P: sp.csr_matrix | None = None
+        """Training users × items, 1 where the user promoted the item."""
+        self._sizes: np.ndarray | None = None
+        self.prior: np.ndarray | None = None
+        """:func:`tie_break` of each item's promoter count."""
+
+    def fit(self, train: Ratings, catalog: Catalog) -> Self:
+        p = self.params
+        space = ItemSpace.rated(train, catalog, min_rating=p.min_rating)
+        P = weighted(space.train_matrix(train), p.min_rating)
+        keep = np.diff(P.indptr) > 0  # users who promoted nothing can never be neighbours
+        self.space, self.P, self.catalog = space, P[keep], catalog
+        self._sizes = None
+        self.prior = tie_break(np.asarray(P.sum(axis=0)).ravel())
+        return self
+
+    @property
+    def sizes(self) -> np.ndarray:
+        if self._sizes is None:
+            self._sizes = np.diff(self.P.indptr).astype(np.float32)
+        return self._sizes
+
+    def neighbours(self, histories: Sequence[History]) -> sp.csr_matrix:
+        """``[len(histories), n_training_users]`` similarity weights of each history's neighbours."""
+        H = weighted(self.space.history_matrix(histories), self.params.min_rating)
+        co = (H @ self.P.T).toarray()
+        own = np.diff(H.indptr).astype(np.float32)[:, None]
+        if self.params.similarity == "jaccard":
+            denom = own + self.sizes[None, :] - co
+        else:
+            denom = np.sqrt(own * self.sizes[None, :])
+        sim = np.divide(co, denom, out=np.zeros_like(co), where=denom > 0).astype(np.float32)
+        k = max(1, min(self.params.neighbours, sim.shape[1]))
+        top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+        w = np.take_along_axis(sim, top, axis=1)
+        rows = np.repeat(np.arange(len(histories)), k)
+        W = sp.csr_matrix((w.ravel(), (rows, top.ravel())), shape=sim.shape, dtype=np.float32)
+        W.eliminate_zeros()
+        return W
+
+    def score(self, histories: Sequence[History]) -> np.ndarray:
+        self._require_fitted()
+        sub = (self.neighbours(histories) @ self.P).toarray().astype(np.float32, copy=False)
+        return self.space.scatter(sub + self.prior)
+
+    def reasons(self, history: History, anime_ids: np.ndarray, scores: np.ndarray) -> list[str]:
+        catalog = self._require_fitted()
+        W = self.neighbours([history])
+        W.data[:] = 1.0
+        fans = (W @ self.P).toarray()[0]
+        cols = self.space.columns(anime_ids, catalog)
+        return [
+            fans_reason(int(fans[c]), self.params.min_rating)
+            if c >= 0 and fans[c] > 0
+            else "popular with fans"
+            for c in cols
+        ]
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {
+            "item_ids": self.space.item_ids,
+            "indptr": self.P.indptr,
+            "indices": self.P.indices,
+            "prior": self.prior,
+        }
+
+    def set_state(self, arrays: dict[str, np.ndarray], catalog: Catalog) -> None:
+        self.space = ItemSpace.restore(catalog, arrays["item_ids"])
+        indptr, indices = arrays["indptr"], arrays["indices"]
+        data = np.ones(len(indices), np.float32)
+        self.P = sp.csr_matrix((data, indices, indptr), shape=(len(indptr) - 1, len(self.space)))
+        self._sizes = None
+        self.prior = arrays["prior"]
+        self.catalog = catalog

@@ -1,0 +1,257 @@
+"""Load benchmark of ``POST /recommend`` (k = 10) against ``animerec serve`` on loopback.
+
+Starts the real CLI (one uvicorn process) on a workspace, then drives it with ``wrk`` (apt package
+``wrk``; a C load generator, so the client takes little of the 2 cores) or, without wrk, an
+asyncio httpx client loop. Each run lasts ``--duration`` seconds after a warm-up. Request bodies
+cycle through real histories: for each of ``--bodies`` sampled workspace users, 3–10 of the
+titles they rated 9–10, sent as ``liked`` ids. The baseline in the same run is ``GET /health``
+(the server stack with no model work), so the ratio says what scoring costs.
+
+    python benchmarks/serve_load.py --workspace WS                  # hybrid if served, else ease
+    python benchmarks/serve_load.py --workspace WS --model ease --duration 20 --connections 8
+
+Prints req/s, p50 and p99 per target and a Markdown table for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bodies(workspace: Path, n: int, k: int, model: str, seed: int = 0) -> list[str]:
+    """JSON bodies from real users: 3–10 of the anime each rated 9–10, as liked ids."""
+    from animerec.data.ratings import Ratings
+
+    r = Ratings.read(workspace / "ratings.parquet")
+    top = r.take(r.rating >= 9)
+    order = np.argsort(top.user_id, kind="stable")
+    users, starts = np.unique(top.user_id[order], return_index=True)
+    ends = np.append(starts[1:], len(order))
+    anime = top.anime_id[order]
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in rng.permutation(len(users)):
+        ids = anime[starts[i] : ends[i]]
+        if len(ids) < 3:
+            continue
+        pick = rng.choice(ids, size=min(len(ids), int(rng.integers(3, 11))), replace=False)
+        out.append(json.dumps({"liked": [int(a) for a in pick], "k": k, "model": model}))
+        if len(out) == n:
+            break
+    return out
+
+
+def start_server(
+    workspace: Path, model: str, port: int, db: str, cpus: str | None, workers: int
+) -> subprocess.Popen:
+    cmd = [
+        sys.executable, "-c", "from animerec.cli import main; main()", "serve",
+        "-w", str(workspace), "--port", str(port), "--db", db, "--model", model,
+        "--workers", str(workers), "--log-level", "warning",
+    ]  # fmt: skip
+    if cpus and shutil.which("taskset"):
+        cmd = ["taskset", "-c", cpus, *cmd]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def wait_ready(proc: subprocess.Popen, base: str, timeout: float) -> dict:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise SystemExit(f"the server exited:\n{proc.stdout.read()[-3000:]}")
+        try:
+            return httpx.get(base + "/health", timeout=2).json()
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise SystemExit("the server did not start in time") from None
+            time.sleep(0.5)
+
+
+# --- load generators ------------------------------------------------------------------------------
+WRK_LUA = """
+bodies = {%s}
+i = 0
+request = function()
+  i = (i %% #bodies) + 1
+  return wrk.format("%s", "%s", {["Content-Type"] = "application/json"}, bodies[i])
+end
+"""
+
+
+def _ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    value, unit = float(m.group(1)), m.group(2)
+    return value * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
+
+
+def run_wrk(url: str, method: str, path: str, body_list: list[str], duration: int, conns: int,
+            threads: int, cpus: str | None) -> dict:  # fmt: skip
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        quoted = ", ".join(json.dumps(b) for b in body_list) if body_list else '""'
+        f.write(WRK_LUA % (quoted, method, path))
+        script = f.name
+    cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{duration}s", "--latency", "-s", script, url]
+    if cpus and shutil.which("taskset"):
+        cmd = ["taskset", "-c", cpus, *cmd]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    os.unlink(script)
+    pct = dict(re.findall(r"^\s+(\d+)%\s+(\S+)$", out, re.M))
+    if "99" not in pct:
+        raise SystemExit(f"wrk gave no latency distribution:\n{out}")
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50_ms": _ms(pct["50"]),
+        "p99_ms": _ms(pct["99"]),
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+        "errors": (int(non2xx.group(1)) if non2xx else 0),
+        "socket_errors": errors.group(1) if errors else "",
+        "tool": "wrk",
+    }
+
+
+async def _httpx_loop(
+    url: str, method: str, body_list: list[str], duration: int, conns: int
+) -> dict:
+    import httpx
+
+    lat: list[float] = []
+    errors = 0
+    stop = time.perf_counter() + duration
+    limits = httpx.Limits(max_connections=conns, max_keepalive_connections=conns)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
+        async def worker(w: int) -> None:
+            nonlocal errors
+            i = w
+            while time.perf_counter() < stop:
+                t0 = time.perf_counter()
+                if method == "POST":
+                    r = await client.post(url, content=body_list[i % len(body_list)],
+                                          headers={"content-type": "application/json"})  # fmt: skip
+                else:
+                    r = await client.get(url)
+                lat.append(time.perf_counter() - t0)
+                errors += r.status_code >= 300
+                i += conns
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(w) for w in range(conns)))
+        wall = time.perf_counter() - t0
+    ms = np.asarray(lat) * 1e3
+    return {
+        "rps": len(lat) / wall,
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "requests": len(lat),
+        "errors": errors,
+        "socket_errors": "",
+        "tool": "httpx",
+    }
+
+
+def load(base: str, method: str, path: str, body_list: list[str], args) -> dict:
+    if args.tool == "wrk":
+        return run_wrk(base + path, method, path, body_list, args.duration, args.connections,
+                       args.threads, args.client_cpus)  # fmt: skip
+    return asyncio.run(_httpx_loop(base + path, method, body_list, args.duration, args.connections))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--workspace",
+        type=Path,
+        default=Path(os.environ.get("ANIMEREC_WORKSPACE", "animerec-workspace")),
+    )
+    ap.add_argument(
+        "--model", default=None, help="default: hybrid if the registry has it, else ease"
+    )
+    ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--duration", type=int, default=20, help="seconds per measured run")
+    ap.add_argument("--warmup", type=int, default=3, help="seconds of unmeasured load first")
+    ap.add_argument("--connections", type=int, default=8)
+    ap.add_argument("--threads", type=int, default=1, help="wrk threads")
+    ap.add_argument("--bodies", type=int, default=500)
+    ap.add_argument(
+        "--tool", choices=["wrk", "httpx"], default="wrk" if shutil.which("wrk") else "httpx"
+    )
+    ap.add_argument(
+        "--server-cpus", default=None, help="taskset CPU list for the server (e.g. 0,1)"
+    )
+    ap.add_argument("--client-cpus", default=None, help="taskset CPU list for wrk")
+    ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    ap.add_argument("--startup-timeout", type=float, default=1800)
+    args = ap.parse_args()
+
+    from animerec.recommend.registry import RECOMMENDERS
+
+    model = args.model or ("hybrid" if "hybrid" in RECOMMENDERS else "ease")
+    body_list = bodies(args.workspace, args.bodies, args.k, model)
+    tmp = Path(tempfile.mkdtemp(prefix="serve-load-"))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    t0 = time.perf_counter()
+    db = f"sqlite:///{tmp / 'feedback.db'}"
+    proc = start_server(args.workspace, model, port, db, args.server_cpus, args.workers)
+    try:
+        health = wait_ready(proc, base, args.startup_timeout)
+        startup = time.perf_counter() - t0
+        print(f"server up in {startup:.1f} s, serving {health['models']} with {args.workers} "
+              f"worker(s) ({args.tool}, {args.connections} connections, {args.duration} s runs)",
+              flush=True)  # fmt: skip
+        warm = argparse.Namespace(**{**vars(args), "duration": args.warmup})
+        load(base, "POST", "/recommend", body_list, warm)
+        rec = load(base, "POST", "/recommend", body_list, args)
+        base_line = load(base, "GET", "/health", [], args)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    rows = [(f"POST /recommend ({model}, k={args.k})", rec), ("GET /health (baseline)", base_line)]
+    for name, r in rows:
+        print(f"{name}: {r['rps']:.0f} req/s, p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "
+              f"{r['requests']} requests, {r['errors']} non-2xx {r['socket_errors']}")  # fmt: skip
+    print()
+    print("| target | req/s | p50 ms | p99 ms | requests | non-2xx |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, r in rows:
+        print(
+            f"| {name} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['requests']} | {r['errors']} |"
+        )
+    print(f"\nrecommend / baseline throughput: {rec['rps'] / base_line['rps']:.2f}")
+    ok = rec["rps"] >= 300 and rec["p99_ms"] <= 50 and rec["errors"] == 0
+    print(f"target (>= 300 req/s, p99 <= 50 ms, no errors): {'met' if ok else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

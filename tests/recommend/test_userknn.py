@@ -1,0 +1,68 @@
+"""User-kNN: neighbours by Jaccard or cosine of promoter sets, worked out by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from animerec.data.catalog import Catalog
+from animerec.data.ratings import History, Ratings
+from animerec.errors import AnimerecError
+from animerec.recommend.userknn import UserKNN
+
+IDS = [10, 20, 30, 40]  # x, y, z, w
+
+
+@pytest.fixture()
+def people():
+    """u1 promotes {x, y}, u2 {y, z}, u3 {w}; u4 only rated x a 5 (never a neighbour)."""
+    catalog = Catalog(pd.DataFrame({"anime_id": IDS, "name": ["X", "Y", "Z", "W"]}))
+    train = Ratings.from_arrays([1, 1, 2, 2, 3, 4], [10, 20, 20, 30, 40, 10], [10, 9, 9, 10, 10, 5])
+    return catalog, train
+
+
+def test_jaccard_neighbours_and_scores_by_hand(people):
+    catalog, train = people
+    model = UserKNN(UserKNN.Params(neighbours=2, similarity="jaccard")).fit(train, catalog)
+    h = History.of([10, 20], [10, 9])
+    # J(h, u1) = 2/2 = 1, J(h, u2) = 1/3, J(h, u3) = 0 -> scores = 1·u1 + 1/3·u2
+    np.testing.assert_allclose(model.score([h])[0], [1, 4 / 3, 1 / 3, 0], rtol=1e-6, atol=2e-6)
+    # u4 promoted nothing, so only u1..u3 are candidates for neighbours
+    assert model.P.shape == (3, 4)
+
+
+def test_cosine_neighbours_by_hand(people):
+    catalog, train = people
+    model = UserKNN(UserKNN.Params(neighbours=2, similarity="cosine")).fit(train, catalog)
+    h = History.of([10, 20], [10, 9])
+    # cos(h, u1) = 2/√(2·2) = 1, cos(h, u2) = 1/√(2·2) = 1/2
+    np.testing.assert_allclose(model.score([h])[0], [1, 1.5, 0.5, 0], rtol=1e-6, atol=2e-6)
+    one = UserKNN(UserKNN.Params(neighbours=1, similarity="cosine")).fit(train, catalog)
+    np.testing.assert_allclose(one.score([h])[0], [1, 1, 0, 0], rtol=1e-6, atol=2e-6)
+
+
+def test_a_history_sharing_no_promotion_gets_the_most_promoted_anime(people):
+    catalog, train = people
+    model = UserKNN().fit(train, catalog)
+    (rec,) = model.recommend([History.of([40], [3])], k=1)[0]
+    assert rec.anime_id == 20  # y: promoted by u1 and u2, the others by one user each
+
+
+def test_reason_counts_the_look_alike_fans(people):
+    catalog, train = people
+    model = UserKNN(UserKNN.Params(neighbours=2)).fit(train, catalog)
+    (rec,) = model.recommend([History.of([10, 20], [10, 9])], k=1)[0]
+    assert rec.anime_id == 30
+    assert rec.reason == "1 fan with tastes like yours rated it 9+"
+
+
+def test_unknown_similarity_is_refused():
+    with pytest.raises(AnimerecError, match="jaccard, cosine"):
+        UserKNN(UserKNN.Params(similarity="pearson"))
+
+
+def test_real_sample_beats_popularity(sample_split, sample_catalog, ndcg_at_10, popularity_ndcg):
+    model = UserKNN().fit(sample_split.train, sample_catalog)
+    ndcg = ndcg_at_10(model)
+    assert ndcg >= popularity_ndcg + 0.08, (ndcg, popularity_ndcg)
