@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -93,7 +94,14 @@ def main() -> None:
     print(f"{'model':<12}{'fit s':>8}{'recommend s':>13}{'NDCG@10':>9}")
     for r in ev.results:
         print(f"{r.model:<12}{r.fit_s:>8.2f}{r.recommend_s:>13.2f}{r.ndcg.mean:>9.4f}")
+    models_s = sum(r.fit_s + r.recommend_s for r in ev.results)
     print(f"full DEV evaluation, tuning cached, report written: {warm_s:.1f} s (target <= 60 s)")
+    print(
+        f"  of which fitting + scoring the models: {models_s:.1f} s; everything else (reading the "
+        f"workspace, split, metrics, CIs, cold-start and explore lists, report): "
+        f"{warm_s - models_s:.1f} s"
+    )
+    print(f"load average (1/5/15 min) at the end: {os.getloadavg()}")
     print(f"report: {out / 'report.md'}")
 
     # metrics: vectorised vs user-by-user, on the same recommendations

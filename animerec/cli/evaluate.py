@@ -134,7 +134,7 @@ def evaluate(
         "fit s",
         "rec. s",
     ):
-        table.add_column(col, justify="left" if col == "model" else "right")
+        table.add_column(col, justify="left" if col == "model" else "right", no_wrap=True)
     for r in ev.results:
         table.add_row(
             r.model,
@@ -149,5 +149,7 @@ def evaluate(
             f"{r.recommend_s:.2f}",
         )
     console = Console()
+    if not console.is_terminal:  # piped or captured: do not squeeze the table into 80 columns
+        console = Console(width=160)
     console.print(table)
     console.print(f"report: {target / 'report.md'}")

@@ -40,6 +40,7 @@ __all__ = [
     "nps_by_rank_bucket",
     "nps_pooled",
     "protocol_split",
+    "rank_lists",
     "ranking_metrics",
     "tune",
     "validation_split",

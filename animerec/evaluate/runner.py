@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.util
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -394,8 +394,6 @@ def measure(
 
 
 def _model_params(model: Recommender) -> dict[str, Any]:
-    from dataclasses import asdict, is_dataclass
-
     p = getattr(model, "params", None)
     return asdict(p) if p is not None and is_dataclass(p) else {}
 
@@ -425,8 +423,9 @@ def evaluate(
     ``params[name]`` (e.g. ``{"embedder": "minilm"}``) plus ``workspace`` (its path) when one
     is given, minus keys the model's ``Params`` lacks; ``tuned`` is the grid-search choice over
     the class's ``search_space`` on training users (cached in ``WS/tuning`` when a
-    ``workspace`` is given). Instances are used as they are. ``split`` overrides the protocol split (for tests that tamper with it);
-    ``keep_models`` keeps the fitted models in :attr:`Evaluation.models`.
+    ``workspace`` is given). Instances are used as they are. ``split`` overrides the protocol
+    split (for tests that tamper with it); ``keep_models`` keeps the fitted models in
+    :attr:`Evaluation.models`.
     """
     if k < 1:
         raise AnimerecError(f"k must be >= 1, got {k}")
