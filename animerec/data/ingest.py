@@ -239,7 +239,10 @@ def _stream_ratings(
                 pc.and_(ok, pc.invert(is_int)), f"{c} is not a whole number", reason
             )
             ok = pc.and_(ok, is_int)
-            parsed[c] = pc.cast(pc.utf8_trim_whitespace(pc.if_else(is_int, col, None)), pa.int64())
+            digits = pc.utf8_trim_whitespace(pc.if_else(is_int, col, None))
+            # arrow's int cast refuses a leading '+', which the whole-number check allows
+            digits = pc.replace_substring_regex(digits, r"^\+", "")
+            parsed[c] = pc.cast(digits, pa.int64())
         value_col = "score" if "score" in parsed else "rating"
         value = parsed[value_col]
         if source == 1:  # animelist: keep scored, completed entries; the rest is not a rating

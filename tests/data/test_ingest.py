@@ -98,11 +98,12 @@ def test_bad_rating_rows_are_rejected_with_reason_and_row(data_dir: Path, tmp_pa
             [10, 1, 4],
             [12, 3, "8.5"],
             [12, 3, 8],
+            [" +13", "1", " +10 "],
         ],
     )
     ws = Workspace(tmp_path / "ws")
     s = ingest(data_dir, ws)
-    assert s.ratings == 2  # (10, 1, 9) and (12, 3, 8)
+    assert s.ratings == 3  # (10, 1, 9), (12, 3, 8) and (13, 1, 10): a '+' sign and spaces are fine
     rejects = pd.read_csv(ws.rejects, dtype=str)
     got = {(int(r.row), r.reason) for r in rejects.itertuples()}
     assert got == {

@@ -82,3 +82,33 @@ def test_same_errors(broken: Path, tmp_path: Path, spark) -> None:
     with pytest.raises(DataError, match="no valid ratings"):
         spark_ingest(broken, Workspace(tmp_path / "ws"), spark)
     assert not (tmp_path / "ws" / "ratings.parquet").exists()
+
+
+def test_row_numbers_across_file_splits(broken: Path, tmp_path: Path, spark) -> None:
+    """A file read as many splits numbers its rows as one sequential reader does."""
+    lines = ["user_id,anime_id,rating"]
+    for i in range(3000):
+        u, a = 1 + i // 40, (1, 5, 6, 7, 8, 15, 16, 17, 18, 19)[i % 10] + 20 * ((i // 10) % 4)
+        lines.append(f"{u},{a},{1 + i % 10}")
+        if i % 97 == 0:
+            lines.append("")  # blank: not a row
+        if i % 211 == 0:
+            lines.append(f"{u},x,{i % 10}")  # rejected: its number must match
+        if i % 307 == 0:
+            lines.append(f"{u},{a},5,1")  # malformed: not a row
+        if i % 401 == 0:
+            lines.append(f"{u},{a},9")  # duplicate of the row above
+    (broken / "rating_complete.csv").write_text("\n".join(lines) + "\n")
+    (broken / "animelist.csv.gz").unlink()
+    old = spark.conf.get("spark.sql.files.maxPartitionBytes")
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "4096")  # ~10 splits of one file
+    try:
+        assert spark.read.text(str(broken / "rating_complete.csv")).rdd.getNumPartitions() > 5
+        e, s, se, ss = both(broken, tmp_path, spark)
+    finally:
+        spark.conf.set("spark.sql.files.maxPartitionBytes", old)
+    assert ss == se
+    read = lambda ws: pd.read_csv(ws.rejects, dtype=str, keep_default_na=False)  # noqa: E731
+    assert len(read(e)) > 20
+    pd.testing.assert_frame_equal(read(s), read(e))
+    pd.testing.assert_frame_equal(pd.read_parquet(s.ratings), pd.read_parquet(e.ratings))
