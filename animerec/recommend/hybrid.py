@@ -1,12 +1,13 @@
 """The hybrid: collaborative and content scores fused with weights learned on validation users.
 
-Each member (by default EASE on 7+ ratings, a second EASE on graded 8+ ratings, ALS and the
-content model) scores the whole catalog. A member's scores may first be divided by each anime's
-number of training raters to the power α (popularity debiasing), then each user's scores are
-standardised per member (z-scores over the anime the member can score, so a member's scale does
-not decide its say). Two item priors from the training ratings may join: ``quality`` (the
-smoothed share of an anime's raters who rated it 9+) and ``popularity`` (log raters). The fused
-score is a weighted sum.
+Each member (by default EASE and the content model; any registered recommender, ALS included,
+and ``model/label`` variants such as a second EASE) scores the whole catalog. A member's scores
+may first be divided by each anime's number of training raters to the power α (popularity
+debiasing), then each user's scores are standardised per member — z-scores whose mean and spread
+come from the user's 100 best unseen anime, so a member's scale does not decide its say and what
+counts is how it separates its top candidates. Two item priors from the training ratings may
+join: ``quality`` (the smoothed share of an anime's raters who rated it 9+) and ``popularity``
+(log raters). The fused score is a weighted sum.
 
 α and the weights are *learned*, never hand-set: the members are fitted on the training users
 minus a validation set carved out of them (:func:`~animerec.evaluate.split.validation_split`,
@@ -44,13 +45,17 @@ ROUNDS = 3
 """Coordinate-ascent sweeps over the weights."""
 CONTENT_PARAMS = ("embedder", "max_seq_length", "workspace", "variant")
 """Hybrid parameters passed on to content members."""
-DEFAULT_MEMBERS = ("ease", "ease/graded", "als", "content")
+DEFAULT_MEMBERS = ("ease", "content")
+"""EASE and the content model. On held-out validation folds ALS and a second EASE (graded 8+)
+added nothing measurable on top of them (the fusion learns weight ~0 or noise for them), while
+ALS alone costs ~2 ms per user; add them with ``members``."""
 DEFAULT_MEMBER_PARAMS: dict[str, dict[str, Any]] = {
     "ease/graded": {"min_rating": 8, "graded": True}
 }
 """A second EASE on 8+ ratings weighted by how high they are: it ranks what users *love*."""
 DEBIAS = (0.0, 0.25, 0.5)
 COVERAGE_TOLERANCE = 0.005
+NORMALISE_TOP = 100
 """Validation NDCG the fit may give up for weights that recommend more distinct anime."""
 SCORE_BLOCK = 128
 """Histories scored at once (members and features are dense ``[block, catalog]`` arrays)."""
@@ -64,20 +69,55 @@ def model_of(member: str) -> str:
     return member.split("/", 1)[0]
 
 
-def standardise(scores: np.ndarray) -> np.ndarray:
-    """Per-row z-scores over the finite entries; entries a member cannot score get the row's
-    lowest z-score (the member says nothing for them). Rows with no spread become zeros."""
+def standardise(scores: np.ndarray, seen: np.ndarray | None = None, head: int = 0) -> np.ndarray:
+    """Per-row z-scores. The mean and spread come from the row's ``head`` best finite entries
+    that are not ``seen`` (all finite entries when ``head`` is 0): what matters in fusion is
+    how a member separates its top candidates, not how the long tail of the catalog is spread.
+    Entries a member cannot score get the row's lowest z-score (the member says nothing for
+    them); rows with no spread become zeros."""
     s = np.asarray(scores, dtype=np.float32)
     fin = np.isfinite(s)
-    n = np.maximum(fin.sum(axis=1, keepdims=True), 1)
-    x = np.where(fin, s, 0.0)
-    mean = x.sum(axis=1, keepdims=True) / n
-    var = (np.where(fin, x - mean, 0.0) ** 2).sum(axis=1, keepdims=True) / n
-    std = np.sqrt(var)
-    z = np.where(std > 0, (x - mean) / np.where(std > 0, std, 1), 0.0)
-    low = np.where(fin, z, np.inf).min(axis=1, keepdims=True)
-    low = np.where(np.isfinite(low), low, 0.0)
-    return np.where(fin, z, low).astype(np.float32)
+    all_finite = bool(fin.all())
+    if not all_finite and np.isnan(s).any():
+        s = np.where(np.isnan(s), -np.inf, s)
+    if head > 0:
+        pool = s if seen is None else np.where(seen, -np.inf, s)
+        h = min(head, s.shape[1])
+        best = np.partition(pool, s.shape[1] - h, axis=1)[:, -h:]
+        ok = np.isfinite(best)
+        if ok.all():
+            mean = best.mean(axis=1, keepdims=True)
+            std = best.std(axis=1, keepdims=True)
+        else:
+            n = np.maximum(ok.sum(axis=1, keepdims=True), 1)
+            b = np.where(ok, best, 0.0)
+            mean = b.sum(axis=1, keepdims=True) / n
+            std = np.sqrt((np.where(ok, b - mean, 0.0) ** 2).sum(axis=1, keepdims=True) / n)
+    else:
+        x = np.where(fin, s, 0.0)
+        n = np.maximum(fin.sum(axis=1, keepdims=True), 1)
+        mean = x.sum(axis=1, keepdims=True) / n
+        std = np.sqrt((np.where(fin, x - mean, 0.0) ** 2).sum(axis=1, keepdims=True) / n)
+    flat = std <= 0
+    mean = mean.astype(np.float32)
+    std = np.where(flat, 1, std).astype(np.float32)
+    z = (s - mean) / std
+    if not all_finite:  # unscorable (−inf) entries: the row's lowest z-score
+        low = np.where(fin, s, np.inf).min(axis=1, keepdims=True)
+        low = np.where(np.isfinite(low), (low - mean) / std, 0.0).astype(np.float32)
+        np.maximum(z, low, out=z)  # only the −inf entries are below the lowest finite one
+    if flat.any():
+        z[flat[:, 0]] = 0.0
+    return z
+
+
+def seen_mask(histories: Sequence[History], catalog: Catalog) -> np.ndarray:
+    """``bool [len(histories), len(catalog)]``: True where a history holds the anime."""
+    out = np.zeros((len(histories), len(catalog)), bool)
+    for i, h in enumerate(histories):
+        pos = catalog.positions(h.anime_ids)
+        out[i, pos[pos >= 0]] = True
+    return out
 
 
 @dataclass(frozen=True)
@@ -224,6 +264,8 @@ class HybridRecommender(Recommender):
         debias: tuple[float, ...] = DEBIAS
         """Candidate exponents α: member scores are divided by (raters)^α before fusing, which
         lifts less popular anime; the fit keeps the α whose fusion validates best."""
+        normalise_top: int = NORMALISE_TOP
+        """Standardise each member's scores over the user's best N unseen anime (0: over all)."""
         coverage_tolerance: float = COVERAGE_TOLERANCE
         """Validation NDCG the fit may give up for fusion weights that recommend more distinct
         anime (catalog coverage)."""
@@ -274,6 +316,7 @@ class HybridRecommender(Recommender):
         self.priors: ItemPriors | None = None
         self.validation: dict[str, Any] = {}
         self._recent = threading.local()
+        self._prior_rows: dict[str, np.ndarray] = {}
 
     # --- members -------------------------------------------------------------------------------
     def resolve_workspace(self) -> Workspace | None:
@@ -352,23 +395,26 @@ class HybridRecommender(Recommender):
         return self._attach(make_recommender(model_of(member), **self.member_settings[member]))
 
     # --- features ------------------------------------------------------------------------------
-    def _member_feature(
+    def _feature(
         self,
-        model: Recommender,
+        i: int,
         histories: Sequence[History],
-        priors: ItemPriors,
-        alpha: float,
+        shape: tuple[int, int],
+        seen: np.ndarray | None = None,
     ) -> np.ndarray:
-        s = np.asarray(model.score(histories), dtype=np.float32)
-        if alpha:
-            s = s / priors.debias(alpha)
-        return standardise(s)
-
-    def _feature(self, i: int, histories: Sequence[History], shape: tuple[int, int]) -> np.ndarray:
+        """Feature ``i`` for ``histories``: a member's debiased, standardised scores or a prior."""
         name = self.feature_names[i]
-        if i < len(self.params.members):
-            return self._member_feature(self.members[name], histories, self.priors, self.alpha)
-        return np.broadcast_to(self.priors.feature(name), shape)
+        if i >= len(self.params.members):
+            if name not in self._prior_rows:
+                self._prior_rows[name] = self.priors.feature(name)
+            return np.broadcast_to(self._prior_rows[name], shape)
+        s = np.asarray(self.members[name].score(histories), dtype=np.float32)
+        if self.alpha:
+            s = s / self.priors.debias(self.alpha)
+        head = self.params.normalise_top
+        if head and seen is None:
+            seen = seen_mask(histories, self.catalog)
+        return standardise(s, seen, head)
 
     # --- fitting --------------------------------------------------------------------------------
     def fit(self, train: Ratings, catalog: Catalog) -> Self:
@@ -406,7 +452,10 @@ class HybridRecommender(Recommender):
         trace: list[dict[str, Any]] = []
         for alpha in p.debias:
             div = priors.debias(alpha) if alpha else None
-            feats = [standardise(raw[m] / div if div is not None else raw[m]) for m in p.members]
+            feats = [
+                standardise(raw[m] / div if div is not None else raw[m], seen, p.normalise_top)
+                for m in p.members
+            ]
             _, _, t = learn_weights([*feats, *prior_feats], relevant, seen, p.k)
             trace += [{**row, "debias": alpha} for row in t]
             del feats
@@ -431,6 +480,7 @@ class HybridRecommender(Recommender):
 
         self.members = {m: self._make(m).fit(train, catalog) for m in p.members}
         self.priors = ItemPriors.of(train, catalog)
+        self._prior_rows = {}
         return self
 
     # --- scoring --------------------------------------------------------------------------------
@@ -452,16 +502,20 @@ class HybridRecommender(Recommender):
         shape = (len(histories), len(catalog))
         fused = np.zeros(shape, np.float32)
         used = np.flatnonzero(self.weights)
+        seen = seen_mask(histories, catalog)
         parts = []
         for i in used:
-            part = self.weights[i] * self._feature(int(i), histories, shape)
+            part = self.weights[i] * self._feature(int(i), histories, shape, seen)
             fused += part
             parts.append(part)
         m = min(KEEP_TOP, len(catalog))
-        ranked = fused.copy()
-        mask_seen(ranked, histories, catalog)
-        top = np.argpartition(-ranked, m - 1, axis=1)[:, :m]
-        kept = np.stack([np.take_along_axis(p, top, axis=1) for p in parts])  # [f, n, m]
+        if len(histories) == 1 or m == len(catalog):  # one request: keep every anime
+            top = [None] * len(histories)
+            kept = np.stack(parts) if parts else np.zeros((0, *shape), np.float32)
+        else:
+            ranked = np.where(seen, -np.inf, fused)
+            top = np.argpartition(-ranked, m - 1, axis=1)[:, :m]
+            kept = np.stack([np.take_along_axis(p, top, axis=1) for p in parts])  # [f, n, m]
         rows = self._recent.rows
         for r, h in enumerate(histories):
             rows[id(h)] = (h, top[r], used, kept[:, r])
@@ -474,6 +528,9 @@ class HybridRecommender(Recommender):
         hit = getattr(self._recent, "rows", {}).get(id(history))
         if hit is not None and hit[0] is history:
             _, top, used, kept = hit
+            if top is None:  # every anime was kept
+                out[used] = kept[:, positions]
+                return out
             order = np.argsort(top)
             at = np.searchsorted(top[order], positions)
             at = np.minimum(at, len(top) - 1)
@@ -481,8 +538,9 @@ class HybridRecommender(Recommender):
                 out[used] = kept[:, order[at]]
                 return out
         shape = (1, len(self.catalog))
+        seen = seen_mask([history], self.catalog)
         for i in np.flatnonzero(self.weights):
-            out[i] = self.weights[i] * self._feature(int(i), [history], shape)[0, positions]
+            out[i] = self.weights[i] * self._feature(int(i), [history], shape, seen)[0, positions]
         return out
 
     def reasons(self, history: History, anime_ids: np.ndarray, scores: np.ndarray) -> list[str]:
@@ -547,6 +605,7 @@ class HybridRecommender(Recommender):
         self.alpha = float(meta.get("alpha", 0.0))
         self.weights = arrays["weights"].astype(np.float32)
         self.priors = ItemPriors(arrays["raters"], arrays["promoters"])
+        self._prior_rows = {}
         self.members = {}
         for m in self.params.members:
             prefix = f"member.{m}."

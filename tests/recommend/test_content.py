@@ -169,3 +169,15 @@ def test_fits_through_the_embedding_cache(
     h = [History.of(small.anime_ids[:3], [10, 9, 10])]
     recs = again.recommend(h, 5)[0]
     assert len(recs) == 5 and recs[0].reason.startswith("because you liked ")
+
+
+def test_reduce_keeps_dot_products_of_low_rank_vectors() -> None:
+    from animerec.recommend.content import reduce
+
+    rng = np.random.default_rng(0)
+    v = (rng.normal(size=(50, 3)) @ rng.normal(size=(3, 8))).astype(np.float32)
+    r = reduce(v, 3)
+    assert r.shape == (50, 3)
+    np.testing.assert_allclose(r @ r.T, v @ v.T, rtol=1e-3, atol=1e-3)
+    assert reduce(v, 0) is not None and reduce(v, 0).shape == (50, 8)
+    assert reduce(v, 8).shape == (50, 8)

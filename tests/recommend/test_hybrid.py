@@ -102,6 +102,16 @@ def test_standardise() -> None:
     np.testing.assert_allclose(z[0, :3], [-1.2247449, 0, 1.2247449], rtol=1e-5)
     assert z[0, 3] == pytest.approx(z[0, :3].min())  # unscorable: the row's lowest
     assert (z[1] == 0).all()
+    # Over the row's head: the 3 best unseen entries set mean and spread.
+    row = np.array([[10.0, 9.0, 8.0, 1.0, 0.0, -np.inf]], np.float32)
+    z3 = standardise(row, np.zeros_like(row, bool), head=3)
+    sd = np.std([10.0, 9.0, 8.0])
+    np.testing.assert_allclose(z3[0, :5], (row[0, :5] - 9.0) / sd, rtol=1e-5)
+    assert z3[0, 5] == pytest.approx((0.0 - 9.0) / sd)
+    seen = np.array([[True, False, False, False, False, False]])
+    zs = standardise(row, seen, head=3)  # the seen 10 is left out of the statistics
+    sd = np.std([9.0, 8.0, 1.0])
+    np.testing.assert_allclose(zs[0, :5], (row[0, :5] - 6.0) / sd, rtol=1e-5)
 
 
 def test_ndcg_at_k_by_hand() -> None:
