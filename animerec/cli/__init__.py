@@ -13,6 +13,7 @@ from animerec.cli import describe  # noqa: E402,F401  isort: skip
 from animerec.cli import evaluate  # noqa: E402,F401  isort: skip
 from animerec.cli import serve  # noqa: E402,F401  isort: skip
 from animerec.cli import feedback  # noqa: E402,F401  isort: skip
+from animerec.cli import finetune  # noqa: E402,F401  isort: skip
 from animerec.cli import recommend  # noqa: E402,F401  isort: skip
 
 

@@ -1,0 +1,200 @@
+"""``animerec finetune``: teach a text embedder what fans co-like, and register it by name."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+import typer
+
+from animerec.cli._app import WorkspaceOpt, app, workspace
+from animerec.errors import AnimerecError
+
+USERS_HELP = (
+    "Whose ratings make the training pairs: `train` (the protocol's training users — evaluation "
+    "users never shape the model), `all` (every user, for production) or a file of user ids."
+)
+
+
+def parse_duration(text: str | None) -> float | None:
+    """``90``, ``90s``, ``25m``, ``1.5h`` → seconds (None stays None)."""
+    if text is None:
+        return None
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
+    if not m:
+        raise AnimerecError(f"--time-budget {text!r} is not a duration like 90s, 25m or 1.5h")
+    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+@app.command()
+def finetune(
+    ws_path: WorkspaceOpt = None,
+    out: Annotated[
+        str,
+        typer.Option("--out", help="Name of the new embedder (saved as WS/models/NAME)."),
+    ] = "ft-minilm",
+    base: Annotated[
+        str, typer.Option(help="Base embedder: minilm, mpnet, a fine-tuned name or a directory.")
+    ] = "minilm",
+    loss: Annotated[
+        str,
+        typer.Option(
+            help="cosine (CosineSimilarityLoss, the book's), cosent (CoSENTLoss) or mnrl "
+            "(MultipleNegativesRankingLoss, batches without duplicates)."
+        ),
+    ] = "mnrl",
+    recipe: Annotated[
+        str,
+        typer.Option(
+            help="Training pairs: ease (EASE-teacher neighbours), jaccard, lift, or book "
+            "(agreement labels)."
+        ),
+    ] = "ease",
+    method: Annotated[
+        str,
+        typer.Option(
+            help="full (train every encoder weight) or adapter (freeze the encoder, train a "
+            "linear layer over its cached vectors: tens of epochs in minutes on a CPU)."
+        ),
+    ] = "full",
+    max_seq_length: Annotated[int, typer.Option(help="Tokens per description.")] = 128,
+    epochs: Annotated[
+        float | None,
+        typer.Option(
+            help="Passes over the training pairs [full: 1, adapter: 30].", show_default=False
+        ),
+    ] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(help="Pairs per step [full: 32, adapter: 256].", show_default=False),
+    ] = None,
+    lr: Annotated[
+        float | None,
+        typer.Option(
+            "--lr", help="Peak learning rate [full: 5e-5, adapter: 1e-3].", show_default=False
+        ),
+    ] = None,
+    max_steps: Annotated[
+        int | None, typer.Option(help="Stop after this many steps.", show_default=False)
+    ] = None,
+    time_budget: Annotated[
+        str | None,
+        typer.Option(help="Stop training after this long (e.g. 25m).", show_default=False),
+    ] = None,
+    max_pairs: Annotated[
+        int | None,
+        typer.Option(help="Keep at most this many training pairs.", show_default=False),
+    ] = None,
+    mini_batch_size: Annotated[
+        int | None,
+        typer.Option(
+            help="mnrl: CachedMultipleNegativesRankingLoss with this mini-batch (large batches).",
+            show_default=False,
+        ),
+    ] = None,
+    users: Annotated[str, typer.Option(help=USERS_HELP)] = "train",
+    neighbours: Annotated[int, typer.Option(help="Neighbour recipes: partners per anime.")] = 3,
+    min_raters: Annotated[
+        int, typer.Option(help="Neighbour recipes: anchors need this many raters.")
+    ] = 10,
+    hard_negatives: Annotated[
+        str,
+        typer.Option(
+            help="mnrl: none, detracted (pairs fans split on) or mined (close for the base "
+            "encoder, not co-liked)."
+        ),
+    ] = "none",
+    min_corated: Annotated[int, typer.Option(help="Book labels: fewest co-raters.")] = 20,
+    threshold: Annotated[float, typer.Option(help="Book labels: |score| for a ±1 label.")] = 0.7,
+    balance: Annotated[
+        bool, typer.Option("--balance/--no-balance", help="Book recipe: equal ±1 pairs.")
+    ] = True,
+    negative_target: Annotated[
+        float, typer.Option(help="Book recipe, pair losses: target cosine of a detracted pair.")
+    ] = -1.0,
+    variant: Annotated[str, typer.Option(help="Description variant: clean or book.")] = "clean",
+    seed: Annotated[int, typer.Option(help="Seed of pair sampling, shuffling and dropout.")] = 42,
+    device: Annotated[
+        str | None, typer.Option(help="cpu, cuda, mps (default: automatic).", show_default=False)
+    ] = None,
+    bf16: Annotated[
+        bool, typer.Option("--bf16", help="Mixed precision (bfloat16) on a capable GPU.")
+    ] = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+) -> None:
+    """Fine-tune a sentence-transformers embedder on pairs of anime the same fans like."""
+    from rich.console import Console
+
+    from animerec.cli.labels import resolve_users
+    from animerec.data.catalog import Catalog
+    from animerec.data.ratings import Ratings
+    from animerec.finetune import FinetuneSettings, PairSettings
+    from animerec.finetune import finetune as run
+
+    ws = workspace(ws_path)
+    ws.require_ingested()
+    settings = FinetuneSettings(
+        base=base,
+        loss=loss,
+        method=method,
+        max_seq_length=max_seq_length,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=lr,
+        max_steps=max_steps,
+        time_budget_s=parse_duration(time_budget),
+        mini_batch_size=mini_batch_size,
+        seed=seed,
+        variant=variant,
+        device=device,
+        bf16=bf16,
+        progress=progress,
+    )
+    pair_settings = PairSettings(
+        recipe=recipe,
+        seed=seed,
+        max_pairs=max_pairs,
+        min_corated=min_corated,
+        threshold=threshold,
+        balance=balance,
+        negative_target=negative_target,
+        neighbours=neighbours,
+        min_raters=min_raters,
+        hard_negatives=hard_negatives,
+    )
+    console = Console(stderr=True)
+    ratings = Ratings.read(ws.ratings)
+    catalog = Catalog.read(ws.anime)
+    user_ids, source = resolve_users(users, ratings)
+    if source == "all":
+        console.print(
+            "[yellow]note:[/] training on every user includes the protocol's test users: "
+            "do not evaluate this model with the protocol split"
+        )
+    result = run(
+        ratings,
+        catalog,
+        user_ids,
+        out,
+        workspace=ws,
+        settings=settings,
+        pairs=pair_settings,
+        users_label=source,
+        log=lambda msg: console.print(msg),
+    )
+    from animerec.finetune.train import is_main_process
+
+    if not is_main_process():  # data-parallel: rank 0 reports
+        return
+    m = result.manifest
+    v = m["validation"]
+
+    def fmt(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:.4f}"
+
+    Console().print(
+        f"[bold]{result.name}[/]: {m['loss_class']} on {m['training_rows']:,} {m['recipe']['recipe']} "
+        f"pairs, {m['steps']} steps, {m['train_s']:.0f} s training ({m['wall_s']:.0f} s in all)\n"
+        f"validation Spearman {fmt(v['before'])} → {fmt(v['after'])} on {v['pairs']:,} pairs\n"
+        f"saved {result.path}; use it with --embedder {result.name}"
+    )

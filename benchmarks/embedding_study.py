@@ -1,0 +1,550 @@
+"""The embedding study of docs/experiments.md: fine-tuned vs base text embedders as recommenders.
+
+Every figure of docs/experiments.md comes from one of these steps (each resumable: models already
+trained, vectors already in the workspace's embedding cache and results already written are
+reused; delete ``WS/study/<step>/<label>.json`` to redo one):
+
+    export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+    S="python benchmarks/embedding_study.py --workspace WS"
+    $S list                         # the configurations below
+    $S train NAME...                # fine-tune configurations (WS/models/NAME)
+    $S encode LABEL...              # encode the catalog into the embedding cache
+    $S select LABEL...              # content NDCG@10 on VALIDATION users (model selection)
+    $S dev LABEL... [--hybrid]      # content (and hybrid) on the DEV protocol's test users
+    $S coldstart LABEL...           # the cold-start item test
+    $S report                       # markdown tables (+ NPS-by-rank plot in WS/study/)
+
+A LABEL is a configuration name (a fine-tuned model) or ``base@N`` (MiniLM as shipped, at
+max_seq_length N), or ``mpnet@N``. Configurations whose name starts with ``sel-`` are trained on
+the validation split's training users only (``validation_split(protocol_split(r).train)``), so
+their validation-user score is an honest basis for choosing a recipe; ``cold-`` ones are trained
+without the ratings of the cold-start anime; the rest on the DEV protocol's training users.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from animerec.data.catalog import Catalog
+from animerec.data.ratings import Ratings
+from animerec.evaluate.split import SEED, Split, protocol_split, validation_split
+from animerec.finetune import FinetuneSettings, PairSettings, finetune, read_manifest
+from animerec.workspace import Workspace, write_json
+
+COLD_SEED = 7
+COLD_FRAC = 0.1
+STEPS = 200
+"""Optimiser steps of a study run (batch 32: 6,400 pairs). Fixed steps, not a time budget, so a
+run does not depend on how busy the machine was."""
+
+BOOK = PairSettings(recipe="book")
+TEACHER = PairSettings(recipe="ease", neighbours=3, min_raters=10)
+
+
+def cfg(
+    loss: str = "mnrl",
+    pairs: PairSettings = TEACHER,
+    *,
+    seq: int = 128,
+    users: str = "train",
+    **ft: Any,
+) -> dict[str, Any]:
+    ft.setdefault("max_steps", STEPS)
+    settings = FinetuneSettings(loss=loss, max_seq_length=seq, **ft)
+    return {"settings": settings, "pairs": pairs, "users": users}
+
+
+def ad(
+    loss: str = "mnrl",
+    pairs: PairSettings | None = None,
+    *,
+    seq: int = 128,
+    users: str = "train",
+    **ft: Any,
+) -> dict[str, Any]:
+    """An adapter configuration (frozen encoder, trained Dense over cached base vectors)."""
+    pairs = pairs or replace(TEACHER, neighbours=10)
+    settings = FinetuneSettings(loss=loss, method="adapter", max_seq_length=seq, **ft)
+    return {"settings": settings, "pairs": pairs, "users": users}
+
+
+K10 = replace(TEACHER, neighbours=10)
+
+# The book's recipe: agreement labels, CosineSimilarityLoss, balanced classes, batch 16, 1 epoch.
+BOOK_FT = {"batch_size": 16, "learning_rate": 2e-5, "epochs": 1.0, "max_steps": None}
+
+CONFIGS: dict[str, dict[str, Any]] = {
+    # --- DEV: the book's recipe vs the teacher recipe, seq 128 --------------------------------------
+    "book128": cfg("cosine", BOOK, **BOOK_FT),
+    "ease128": cfg("mnrl", TEACHER),
+    # --- selection (validation users; trained on the validation split's training users) -------------
+    "sel-book": cfg("cosine", BOOK, users="select", **BOOK_FT),
+    "sel-ease": cfg("mnrl", TEACHER, users="select"),
+    "sel-ease-lr2e-5": cfg("mnrl", TEACHER, users="select", learning_rate=2e-5),
+    "sel-ease-lr1e-4": cfg("mnrl", TEACHER, users="select", learning_rate=1e-4),
+    "sel-ease-k5": cfg("mnrl", replace(TEACHER, neighbours=5), users="select"),
+    "sel-ease-pop": cfg("mnrl", replace(TEACHER, neighbours=5, min_raters=30), users="select"),
+    "sel-ease-wide": cfg("mnrl", replace(TEACHER, neighbours=2, min_raters=3), users="select"),
+    "sel-ease-mined": cfg("mnrl", replace(TEACHER, hard_negatives="mined"), users="select"),
+    "sel-ease-detracted": cfg("mnrl", replace(TEACHER, hard_negatives="detracted"), users="select"),
+    "sel-ease-cached128": cfg("mnrl", TEACHER, users="select", batch_size=128, mini_batch_size=32),
+    "sel-jaccard": cfg("mnrl", PairSettings(recipe="jaccard"), users="select"),
+    "sel-lift": cfg("mnrl", PairSettings(recipe="lift"), users="select"),
+    # --- selection: adapters (frozen MiniLM + trained Dense) --------------------------------------
+    "sel-ad-book": ad("cosine", BOOK, users="select"),
+    "sel-ad-k3": ad("mnrl", TEACHER, users="select"),
+    "sel-ad-k10": ad("mnrl", K10, users="select"),
+    "sel-ad-k20": ad("mnrl", replace(TEACHER, neighbours=20), users="select"),
+    "sel-ad-k10-wide": ad("mnrl", replace(K10, min_raters=3), users="select"),
+    "sel-ad-k10-graded": ad("mnrl", replace(K10, ease_graded=True), users="select"),
+    "sel-ad-k10-ep100": ad("mnrl", K10, users="select", epochs=100.0),
+    "sel-ad-k10-mined": ad("mnrl", replace(K10, hard_negatives="mined"), users="select"),
+    "sel-ad-k10-cosine": ad("cosine", K10, users="select"),
+    "sel-ad-k10-cosent": ad("cosent", K10, users="select"),
+    "sel-ad-jaccard-k10": ad("mnrl", PairSettings(recipe="jaccard", neighbours=10), users="select"),
+    "sel-ad-lift-k10": ad("mnrl", PairSettings(recipe="lift", neighbours=10), users="select"),
+    # --- DEV: sequence lengths and losses of the chosen recipe --------------------------------------
+    "ease256": cfg("mnrl", TEACHER, seq=256),
+    "ease384": cfg("mnrl", TEACHER, seq=384),
+    "ease512": cfg("mnrl", TEACHER, seq=512),
+    "ease128-cosine": cfg("cosine", TEACHER),
+    "ease128-cosent": cfg("cosent", TEACHER),
+    # --- cold-start items ---------------------------------------------------------------------------
+    "cold-ease128": cfg("mnrl", TEACHER, users="cold"),
+}
+
+
+def ensure_registered() -> None:
+    """Content and hybrid under their names in the recommender registry (if not there yet)."""
+    from animerec.recommend import registry
+    from animerec.recommend.content import ContentRecommender
+    from animerec.recommend.hybrid import HybridRecommender
+
+    for cls in (ContentRecommender, HybridRecommender):
+        registry.RECOMMENDERS.setdefault(cls.name, cls)
+
+
+# --- data ----------------------------------------------------------------------------------------
+class Study:
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self.ratings = Ratings.read(ws.ratings)
+        self.catalog = Catalog.read(ws.anime)
+        self.split = protocol_split(self.ratings, seed=SEED)
+        self.out = ws.sub("study")
+
+    # users and ratings a configuration trains on
+    def training_data(self, users: str) -> tuple[Ratings, np.ndarray]:
+        if users == "train":
+            return self.ratings, self.split.train_users
+        if users == "select":
+            return self.ratings, self.selection_split().train_users
+        if users == "cold":
+            keep = ~np.isin(self.ratings.anime_id, self.cold_items())
+            return self.ratings.take(keep), self.split.train_users
+        raise ValueError(users)
+
+    def selection_split(self) -> Split:
+        """The validation split of the training users (what tuning uses; seed 43)."""
+        return validation_split(self.split.train)
+
+    def cold_items(self) -> np.ndarray:
+        """A seeded 10% of the catalog's anime: all their ratings leave training."""
+        ids = self.catalog.anime_ids
+        n = round(COLD_FRAC * len(ids))
+        return np.sort(np.random.default_rng(COLD_SEED).choice(ids, n, replace=False))
+
+    def cold_split(self) -> Split:
+        """The DEV split with every rating of the cold anime removed from training and from the
+        test users' histories (their held-out ratings stay: they are the answers)."""
+        cold = self.cold_items()
+        s = self.split
+        history = s.history.take(~np.isin(s.history.anime_id, cold))
+        users = np.intersect1d(s.test_users, history.users)
+        heldout = s.heldout.take(np.isin(s.heldout.user_id, users))
+        return Split(
+            train_users=s.train_users,
+            test_users=users,
+            train=s.train.take(~np.isin(s.train.anime_id, cold)),
+            history=history.take(np.isin(history.user_id, users)),
+            heldout=heldout,
+        )
+
+
+def parse_label(label: str) -> tuple[str, int | None]:
+    """``base@128`` → (``minilm``, 128); ``mpnet@384``; a fine-tuned name → (name, None)."""
+    if "@" in label:
+        name, seq = label.split("@", 1)
+        return ("minilm" if name == "base" else name), int(seq)
+    return label, None
+
+
+def content_params(study: Study, label: str) -> dict[str, Any]:
+    name, seq = parse_label(label)
+    return {"embedder": name, "max_seq_length": seq, "workspace": str(study.ws.root)}
+
+
+# --- steps -----------------------------------------------------------------------------------------
+def train(study: Study, names: list[str]) -> None:
+    for name in names:
+        c = CONFIGS[name]
+        path = study.ws.models_dir / name
+        if (path / "manifest.json").exists():
+            m = read_manifest(path)
+            print(f"{name}: already trained ({m['steps']} steps, {m['wall_s']} s) — skipped")
+            continue
+        ratings, users = study.training_data(c["users"])
+        finetune(
+            ratings,
+            study.catalog,
+            users,
+            name,
+            workspace=study.ws,
+            settings=c["settings"],
+            pairs=c["pairs"],
+            users_label=c["users"],
+        )
+
+
+def _per_user(result, split: Split, users: np.ndarray, k: int = 10) -> dict[str, list]:
+    from animerec.evaluate.metrics import lookup_heldout, ranking_metrics
+
+    m = ranking_metrics(lookup_heldout(result.recommended, split.heldout, users), users, k)
+    return {"users": m.users.tolist(), "ndcg": m.ndcg.tolist(), "hr": m.hr.tolist()}
+
+
+def _evaluate(
+    study: Study,
+    label: str,
+    step: str,
+    models: list[str],
+    ratings: Ratings,
+    split: Split,
+    tune: bool,
+    extra_params: dict[str, Any] | None = None,
+) -> None:
+    from animerec.data.ratings import histories_from_ratings
+    from animerec.evaluate.report import metrics_dict
+    from animerec.evaluate.runner import evaluate
+
+    target = study.out / step / f"{label}.json"
+    if target.exists():
+        print(f"{step} {label}: done — skipped ({target})")
+        return
+    params = {m: {**content_params(study, label), **(extra_params or {})} for m in models}
+    t0 = time.perf_counter()
+    ev = evaluate(
+        models,
+        ratings,
+        study.catalog,
+        workspace=study.ws,
+        split=split,
+        tune_models=tune,
+        params=params,
+        log=lambda msg: print(f"  {msg}", flush=True),
+    )
+    users, _ = histories_from_ratings(split.history)
+    out = metrics_dict(ev, {"label": label, "step": step, "params": params})
+    out["per_user"] = {r.model: _per_user(r, split, users) for r in ev.results}
+    out["wall_s"] = round(time.perf_counter() - t0, 1)
+    manifest = _model_manifest(study, label)
+    if manifest:
+        out["finetune"] = {
+            k: manifest.get(k)
+            for k in ("steps", "train_s", "wall_s", "validation", "pairs", "recipe")
+        }
+    write_json(target, out)
+    for r in ev.results:
+        print(
+            f"{step} {label} {r.model}: NDCG@10 {r.ndcg.mean:.4f} [{r.ndcg.low:.4f}, "
+            f"{r.ndcg.high:.4f}]  HR@10 {r.hr.mean:.3f}  NPS {r.nps.value:+.3f} (n={r.nps.n})  "
+            f"cold NDCG {r.cold.get('ndcg', {}).get('mean', float('nan')):.4f}",
+            flush=True,
+        )
+
+
+def _model_manifest(study: Study, label: str) -> dict[str, Any]:
+    name, seq = parse_label(label)
+    path = study.ws.models_dir / name
+    return read_manifest(path) if seq is None and path.exists() else {}
+
+
+def encode(study: Study, labels: list[str], device: str | None = None) -> None:
+    """Fill the embedding cache with every catalog description for each embedder."""
+    from animerec.embed.cache import catalog_embeddings
+    from animerec.embed.registry import get_embedder
+
+    for label in labels:
+        name, seq = parse_label(label)
+        embedder = get_embedder(name, workspace=study.ws, max_seq_length=seq, device=device)
+        t0 = time.perf_counter()
+        v = catalog_embeddings(embedder, study.catalog, study.ws, progress=True)
+        print(f"encode {label} ({embedder.name}): {v.shape} in {time.perf_counter() - t0:.0f} s")
+
+
+SELECT_NEIGHBOURS = (10, 20)
+
+
+def select(study: Study, labels: list[str]) -> None:
+    """Content on the validation users of the training split (model selection).
+
+    To spare CPU, only anime some training user rated are encoded and recommendable
+    (``min_item_raters=1``); content's two best neighbour counts on DEV tuning are both scored
+    and the better one counts. The same for every embedder, so the comparison is fair.
+    """
+    from animerec.data.ratings import histories_from_ratings
+    from animerec.embed.cache import EmbeddingCache, cached_encode
+    from animerec.embed.registry import get_embedder
+    from animerec.evaluate.report import metrics_dict
+    from animerec.evaluate.runner import evaluate
+    from animerec.recommend.content import ContentRecommender
+    from animerec.text import describe
+
+    vs = study.selection_split()
+    users, _ = histories_from_ratings(vs.history)
+    texts = describe(study.catalog, "clean")
+    rated = np.isin(study.catalog.anime_ids, np.unique(study.split.train.anime_id))
+    for label in labels:
+        target = study.out / "select" / f"{label}.json"
+        if target.exists():
+            print(f"select {label}: done — skipped ({target})")
+            continue
+        name, seq = parse_label(label)
+        embedder = get_embedder(name, workspace=study.ws, max_seq_length=seq)
+        vectors = np.zeros((len(study.catalog), embedder.dim), np.float32)
+        vectors[rated] = cached_encode(
+            embedder, [t for t, ok in zip(texts, rated, strict=True) if ok],
+            EmbeddingCache(study.ws), progress=True,
+        )  # fmt: skip
+        models = [
+            ContentRecommender(
+                ContentRecommender.Params(neighbours=n, min_item_raters=1), vectors=vectors
+            )
+            for n in SELECT_NEIGHBOURS
+        ]
+        ev = evaluate(models, study.split.train, study.catalog, split=vs, tune_models=False)
+        out = metrics_dict(ev, {"label": label, "step": "select", "neighbours": SELECT_NEIGHBOURS})
+        for r, n in zip(out["results"], SELECT_NEIGHBOURS, strict=True):
+            r["model"] = f"content-n{n}"
+        out["per_user"] = {
+            f"content-n{n}": _per_user(r, vs, users)
+            for r, n in zip(ev.results, SELECT_NEIGHBOURS, strict=True)
+        }
+        manifest = _model_manifest(study, label)
+        if manifest:
+            out["finetune"] = {
+                k: manifest.get(k)
+                for k in ("steps", "train_s", "wall_s", "validation", "pairs", "recipe")
+            }
+        write_json(target, out)
+        for r, n in zip(ev.results, SELECT_NEIGHBOURS, strict=True):
+            print(
+                f"select {label} n={n}: NDCG@10 {r.ndcg.mean:.4f} [{r.ndcg.low:.4f}, "
+                f"{r.ndcg.high:.4f}]  HR@10 {r.hr.mean:.3f}  NPS {r.nps.value:+.3f}",
+                flush=True,
+            )
+
+
+def dev(study: Study, labels: list[str], hybrid: bool) -> None:
+    models = ["content", "hybrid"] if hybrid else ["content"]
+    for label in labels:
+        step = "dev-hybrid" if hybrid else "dev"
+        _evaluate(study, label, step, models, study.ratings, study.split, tune=True)
+
+
+def coldstart(study: Study, labels: list[str], cf: bool) -> None:
+    split = study.cold_split()
+    print(
+        f"cold-start: {len(study.cold_items()):,} anime removed from training; "
+        f"{len(split.test_users)} test users"
+    )
+    if cf:
+        _evaluate(
+            study, "cf", "coldstart", ["ease", "als", "popularity"], study.ratings, split, tune=True
+        )
+    for label in labels:
+        _evaluate(study, label, "coldstart", ["content"], study.ratings, split, tune=True)
+
+
+# --- the report ------------------------------------------------------------------------------------
+def _load(study: Study, step: str) -> dict[str, dict]:
+    folder = study.out / step
+    return (
+        {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
+        if folder.exists()
+        else {}
+    )
+
+
+def paired_delta(
+    a: dict, b: dict, metric: str = "ndcg", n: int = 1000, seed: int = SEED
+) -> tuple[float, float, float]:
+    """Mean per-user difference b − a over the users both counted, with a 95% bootstrap CI."""
+    ua, ub = np.asarray(a["users"]), np.asarray(b["users"])
+    common, ia, ib = np.intersect1d(ua, ub, return_indices=True)
+    d = np.asarray(b[metric])[ib] - np.asarray(a[metric])[ia]
+    if len(d) == 0:
+        return float("nan"), float("nan"), float("nan")
+    idx = np.random.default_rng(seed).integers(0, len(d), (n, len(d)))
+    means = d[idx].mean(axis=1)
+    return float(d.mean()), float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
+
+
+def _ci(x: dict) -> str:
+    return f"{x['mean']:.3f} [{x['low']:.3f}, {x['high']:.3f}]"
+
+
+def _row(label: str, r: dict, base: dict | None, model: str, data: dict) -> str:
+    nps = r["nps"]
+    nps_ci = r.get("nps_ci") or {}
+    delta = ""
+    if base is not None and model in base["per_user"] and label != base["label"]:
+        d, lo, hi = paired_delta(base["per_user"][model], data["per_user"][model])
+        delta = f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+    ft = data.get("finetune") or {}
+    steps = ft.get("steps", "–")
+    sp = (ft.get("validation") or {}).get("after")
+    sp_before = (ft.get("validation") or {}).get("before")
+    spear = f"{sp_before:.3f} → {sp:.3f}" if sp is not None and sp_before is not None else "–"
+    nps_txt = f"{nps['value']:+.3f}" if nps["value"] is not None else "–"
+    if nps_ci.get("low") is not None:
+        nps_txt += f" [{nps_ci['low']:+.3f}, {nps_ci['high']:+.3f}]"
+    return (
+        f"| {label} | {steps} | {_ci(r['ndcg'])} | {delta or '–'} | {_ci(r['hr'])} | "
+        f"{nps_txt} (n={nps['n']}) | {spear} |"
+    )
+
+
+def report(study: Study, base_label: str) -> None:
+    header = (
+        "| embedder | steps | NDCG@10 [95% CI] | paired Δ NDCG vs base | HR@10 | NPS@10 [95% CI] | "
+        "val Spearman |\n|---|---|---|---|---|---|---|"
+    )
+    for step, models in (
+        ("select", [f"content-n{n}" for n in SELECT_NEIGHBOURS]),
+        ("dev", ["content"]),
+        ("dev-hybrid", ["content", "hybrid"]),
+        ("coldstart", ["content"]),
+    ):
+        runs = _load(study, step)
+        if not runs:
+            continue
+        for model in models:
+            print(f"\n### {step}: {model}\n\n{header}")
+            base = runs.get(base_label) or runs.get(base_label.replace("@", "_"))
+            for label, data in runs.items():
+                for r in data["results"]:
+                    if r["model"] == model:
+                        print(_row(label, r, base, model, data))
+    cold = _load(study, "coldstart")
+    if cold:
+        print("\n### cold-start items (recommending among anime no training user rated)\n")
+        print(
+            "| run | model | cold NDCG@10 [95% CI] | cold HR@10 | users served | relevant held-out |"
+        )
+        print("|---|---|---|---|---|---|")
+        for label, data in cold.items():
+            for r in data["results"]:
+                c = r["cold"]
+                print(
+                    f"| {label} | {r['model']} | {_ci(c['ndcg'])} | {_ci(c['hr'])} | "
+                    f"{c['n_users_served']} | {c['n_heldout_relevant']} |"
+                )
+    plot_buckets(study)
+
+
+def plot_buckets(study: Study) -> None:
+    """The book's NPS by rank bucket for every DEV run (content and hybrid)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = []
+    for step in ("dev", "dev-hybrid"):
+        for label, data in _load(study, step).items():
+            for r in data["results"]:
+                if step == "dev-hybrid" and r["model"] == "content":
+                    continue
+                rows.append((f"{r['model']}[{label}]", r["nps_buckets"]))
+    if not rows:
+        return
+    buckets = list(rows[0][1])
+    x = np.arange(len(rows))
+    width = 0.8 / len(buckets)
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(rows) + 2), 4.0))
+    for i, b in enumerate(buckets):
+        vals = [(r[b]["value"] if r[b]["value"] is not None else np.nan) for _, r in rows]
+        ax.bar(x + (i - (len(buckets) - 1) / 2) * width, vals, width, label=f"ranks {b}")
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(x, [n for n, _ in rows], rotation=35, ha="right", fontsize=8)
+    ax.set_ylabel("NPS (−1 … 1)")
+    ax.set_title("NPS by rank bucket (DEV test users, rated recommendations)")
+    ax.legend()
+    fig.tight_layout()
+    path = study.out / "nps_by_rank_bucket.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    print(f"\nNPS by rank bucket: {path}")
+    print("\n| run | " + " | ".join(f"ranks {b}" for b in buckets) + " |")
+    print("|---|" + "---|" * len(buckets))
+    for name, r in rows:
+        cells = [
+            f"{r[b]['value']:+.3f} (n={r[b]['n']})" if r[b]["value"] is not None else "–"
+            for b in buckets
+        ]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--workspace", "-w", required=True, type=Path)
+    ap.add_argument(
+        "step", choices=["list", "train", "encode", "select", "dev", "coldstart", "report"]
+    )
+    ap.add_argument("names", nargs="*")
+    ap.add_argument("--hybrid", action="store_true", help="dev: also the hybrid with each embedder")
+    ap.add_argument("--cf", action="store_true", help="coldstart: also EASE, ALS and popularity")
+    ap.add_argument("--device", default=None, help="encode: cpu, cuda… (default cpu)")
+    ap.add_argument("--base", default="base@128", help="report: the label deltas are taken against")
+    a = ap.parse_args(argv)
+    if a.step == "list":
+        for name, c in CONFIGS.items():
+            s, p = c["settings"], c["pairs"]
+            print(
+                f"{name:22s} users={c['users']:6s} {s.method:7s} loss={s.loss:6s} seq={s.max_seq_length} "
+                f"batch={s.batch_size} lr={s.learning_rate:g} recipe={p.recipe} "
+                f"k={p.neighbours} min_raters={p.min_raters} negatives={p.hard_negatives}"
+            )
+        return
+    ensure_registered()
+    study = Study(Workspace(a.workspace))
+    if a.step == "train":
+        unknown = [n for n in a.names if n not in CONFIGS]
+        if unknown:
+            sys.exit(f"unknown configuration(s): {', '.join(unknown)}")
+        train(study, a.names)
+    elif a.step == "encode":
+        encode(study, a.names, a.device)
+    elif a.step == "select":
+        select(study, a.names)
+    elif a.step == "dev":
+        dev(study, a.names, a.hybrid)
+    elif a.step == "coldstart":
+        coldstart(study, a.names, a.cf)
+    else:
+        report(study, a.base)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""``animerec finetune`` end to end on a tiny workspace with the tiny model (by path)."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from animerec.cli import app, main
+from animerec.cli.finetune import parse_duration
+from animerec.errors import AnimerecError
+from animerec.finetune import read_manifest
+
+
+@pytest.fixture
+def tiny_ws(taste_ws):
+    return taste_ws
+
+
+def args(ws, tiny_model_dir, *extra):
+    return [
+        "finetune",
+        "-w",
+        str(ws.root),
+        "--base",
+        str(tiny_model_dir),
+        "--max-seq-length",
+        "32",
+        "--batch-size",
+        "8",
+        "--max-steps",
+        "2",
+        "--no-progress",
+        "--device",
+        "cpu",
+        *extra,
+    ]
+
+
+def test_finetune_cli_trains_and_registers(tiny_ws, tiny_model_dir):
+    result = CliRunner().invoke(
+        app,
+        args(
+            tiny_ws,
+            tiny_model_dir,
+            "--out",
+            "ft-cli",
+            "--loss",
+            "cosine",
+            "--recipe",
+            "book",
+            "--min-corated",
+            "5",
+        ),  # fmt: skip
+    )
+    assert result.exit_code == 0, result.output
+    assert "validation Spearman" in result.output and "--embedder ft-cli" in result.output
+    m = read_manifest(tiny_ws.models_dir / "ft-cli")
+    assert m["loss"] == "cosine" and m["recipe"]["recipe"] == "book" and m["steps"] == 2
+    assert m["users"]["source"] == "train"
+
+    from animerec.embed.registry import get_embedder
+
+    assert get_embedder("ft-cli", workspace=tiny_ws).encode(["a robot story"]).shape == (1, 32)
+
+
+def test_finetune_cli_all_users_and_teacher(tiny_ws, tiny_model_dir):
+    result = CliRunner().invoke(
+        app,
+        args(
+            tiny_ws,
+            tiny_model_dir,
+            "--out",
+            "ft-all",
+            "--users",
+            "all",
+            "--min-raters",
+            "5",
+            "--time-budget",
+            "5m",
+        ),  # fmt: skip
+    )
+    assert result.exit_code == 0, result.output
+    m = read_manifest(tiny_ws.models_dir / "ft-all")
+    assert m["users"] == {**m["users"], "source": "all", "count": 200}
+    assert m["settings"]["time_budget_s"] == 300
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--loss", "triplet"], "unknown loss 'triplet'"),
+        (["--recipe", "vibes"], "unknown pair recipe 'vibes'"),
+        (["--out", "minilm"], "built-in embedder"),
+        (["--time-budget", "soon"], "is not a duration"),
+    ],
+)
+def test_finetune_cli_errors_are_one_line(
+    tiny_ws, tiny_model_dir, monkeypatch, capsys, extra, message
+):
+    monkeypatch.setattr(sys, "argv", ["animerec", *args(tiny_ws, tiny_model_dir, *extra)])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    assert exc.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "\n" not in err
+
+
+def test_finetune_cli_needs_an_ingested_workspace(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["animerec", "finetune", "-w", str(tmp_path / "none")])
+    with pytest.raises(SystemExit):
+        main()
+    assert "animerec ingest" in capsys.readouterr().err
+
+
+def test_parse_duration():
+    assert parse_duration("90") == 90 and parse_duration("25m") == 1500
+    assert parse_duration("1.5h") == 5400 and parse_duration(None) is None
+    with pytest.raises(AnimerecError):
+        parse_duration("5 days")
