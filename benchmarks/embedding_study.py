@@ -9,6 +9,7 @@ reused; delete ``WS/study/<step>/<label>.json`` to redo one):
     $S list                         # the configurations below
     $S train NAME...                # fine-tune configurations (WS/models/NAME)
     $S encode LABEL...              # encode the catalog into the embedding cache
+    $S extend base@384 base@512     # the same, encoding only descriptions longer than 256 tokens
     $S select LABEL...              # content NDCG@10 on VALIDATION users (model selection)
     $S dev LABEL... [--hybrid]      # content (and hybrid) on the DEV protocol's test users
     $S coldstart LABEL...           # the cold-start item test
@@ -117,8 +118,18 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "ease512": cfg("mnrl", TEACHER, seq=512),
     "ease128-cosine": cfg("cosine", TEACHER),
     "ease128-cosent": cfg("cosent", TEACHER),
+    # --- DEV: the selected recipe (sel-ad-k10) at each sequence length and with each loss --------
+    "ad128": ad("mnrl", K10),
+    "ad256": ad("mnrl", K10, seq=256),
+    "ad384": ad("mnrl", K10, seq=384),
+    "ad512": ad("mnrl", K10, seq=512),
+    "ad128-cosine": ad("cosine", K10),
+    "ad128-cosent": ad("cosent", K10),
+    "ad128-book": ad("cosine", BOOK),
     # --- cold-start items ---------------------------------------------------------------------------
     "cold-ease128": cfg("mnrl", TEACHER, users="cold"),
+    "cold-ad128": ad("mnrl", K10, users="cold"),
+    "cold-ad256": ad("mnrl", K10, seq=256, users="cold"),
 }
 
 
@@ -288,6 +299,47 @@ def encode(study: Study, labels: list[str], device: str | None = None) -> None:
         t0 = time.perf_counter()
         v = catalog_embeddings(embedder, study.catalog, study.ws, progress=True)
         print(f"encode {label} ({embedder.name}): {v.shape} in {time.perf_counter() - t0:.0f} s")
+
+
+def extend(study: Study, labels: list[str], source: str, check: int = 24) -> None:
+    """Encode the catalog at a longer ``max_seq_length`` by encoding only the texts it changes.
+
+    A description of at most M tokens is encoded from exactly the same tokens at any limit ≥ M,
+    so its vector at 384 or 512 is its vector at 256; only the ~11% of descriptions longer than
+    ``source``'s limit are encoded again. ``check`` of the copied texts are re-encoded at the new
+    length to show the vectors agree (cosine printed).
+    """
+    from animerec.embed.cache import EmbeddingCache, cached_encode
+    from animerec.embed.registry import get_embedder
+    from animerec.text import describe, load_tokenizer, text_hash, token_lengths
+
+    src_name, src_seq = parse_label(source)
+    cache = EmbeddingCache(study.ws)
+    texts = describe(study.catalog, "clean")
+    lengths = token_lengths(texts, load_tokenizer(src_name, study.ws))
+    short = lengths <= src_seq
+    src = get_embedder(src_name, workspace=study.ws, max_seq_length=src_seq)
+    src_vectors = cached_encode(src, texts, cache)  # all cached already: no encoding
+    for label in labels:
+        name, seq = parse_label(label)
+        if name != src_name or seq <= src_seq:
+            raise SystemExit(f"extend: {label} must be {src_name}@N with N > {src_seq}")
+        embedder = get_embedder(name, workspace=study.ws, max_seq_length=seq)
+        idx = np.flatnonzero(short)
+        keys = [text_hash(texts[i]) for i in idx]
+        cache.add(embedder.name, keys, src_vectors[idx], getattr(embedder, "fingerprint", None))
+        t0 = time.perf_counter()
+        long_texts = [t for t, ok in zip(texts, short, strict=True) if not ok]
+        cached_encode(embedder, long_texts, cache, progress=True)
+        sample = np.random.default_rng(SEED).choice(idx, min(check, len(idx)), replace=False)
+        again = embedder.encode([texts[i] for i in sample])
+        cos = np.sum(again * src_vectors[sample], axis=1)
+        print(
+            f"extend {label}: {len(idx):,} texts ≤ {src_seq} tokens copied from {source}, "
+            f"{len(long_texts):,} encoded in {time.perf_counter() - t0:.0f} s; re-encoded check "
+            f"of {len(sample)} copied: min cosine {cos.min():.6f}",
+            flush=True,
+        )
 
 
 SELECT_NEIGHBOURS = (10, 20)
@@ -510,13 +562,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--workspace", "-w", required=True, type=Path)
     ap.add_argument(
-        "step", choices=["list", "train", "encode", "select", "dev", "coldstart", "report"]
+        "step",
+        choices=["list", "train", "encode", "extend", "select", "dev", "coldstart", "report"],
     )
     ap.add_argument("names", nargs="*")
     ap.add_argument("--hybrid", action="store_true", help="dev: also the hybrid with each embedder")
     ap.add_argument("--cf", action="store_true", help="coldstart: also EASE, ALS and popularity")
     ap.add_argument("--device", default=None, help="encode: cpu, cuda… (default cpu)")
     ap.add_argument("--base", default="base@128", help="report: the label deltas are taken against")
+    ap.add_argument("--source", default="base@256", help="extend: the shorter length to copy from")
     a = ap.parse_args(argv)
     if a.step == "list":
         for name, c in CONFIGS.items():
@@ -536,6 +590,8 @@ def main(argv: list[str] | None = None) -> None:
         train(study, a.names)
     elif a.step == "encode":
         encode(study, a.names, a.device)
+    elif a.step == "extend":
+        extend(study, a.names, a.source)
     elif a.step == "select":
         select(study, a.names)
     elif a.step == "dev":

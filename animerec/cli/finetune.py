@@ -31,8 +31,12 @@ def finetune(
     ws_path: WorkspaceOpt = None,
     out: Annotated[
         str,
-        typer.Option("--out", help="Name of the new embedder (saved as WS/models/NAME)."),
-    ] = "ft-minilm",
+        typer.Option(
+            "--out",
+            help="Name of the new embedder (saved as WS/models/NAME); the default name is what "
+            "content and hybrid use when their embedder is `auto`.",
+        ),
+    ] = "anime-minilm",
     base: Annotated[
         str, typer.Option(help="Base embedder: minilm, mpnet, a fine-tuned name or a directory.")
     ] = "minilm",

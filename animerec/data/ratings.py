@@ -36,7 +36,9 @@ class Ratings:
     def read(cls, path: str | os.PathLike[str]) -> Ratings:
         t = pq.read_table(path, columns=["user_id", "anime_id", "rating"])
         return cls.from_arrays(
-            t.column("user_id").to_numpy(), t.column("anime_id").to_numpy(), t.column("rating").to_numpy()
+            t.column("user_id").to_numpy(),
+            t.column("anime_id").to_numpy(),
+            t.column("rating").to_numpy(),
         )
 
     def __len__(self) -> int:
@@ -55,7 +57,10 @@ class Ratings:
         return self.take(np.isin(self.user_id, np.asarray(list(users), dtype=np.int64)))
 
     def matrix(
-        self, item_ids: np.ndarray, user_ids: np.ndarray | None = None, values: np.ndarray | None = None
+        self,
+        item_ids: np.ndarray,
+        user_ids: np.ndarray | None = None,
+        values: np.ndarray | None = None,
     ) -> tuple[sp.csr_matrix, np.ndarray]:
         """A users × items CSR matrix over ``item_ids`` (ratings on other items are dropped).
 

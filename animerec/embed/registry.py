@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+import numpy as np
+
 from animerec.errors import AnimerecError
 from animerec.workspace import Workspace, atomic_path, fingerprint_files
 
@@ -26,6 +28,13 @@ if TYPE_CHECKING:
     from animerec.embed.base import Embedder
 
 CACHE_ENV = "ANIMEREC_CACHE"
+AUTO = "auto"
+"""Embedder name that means: the workspace's fine-tuned :data:`DEFAULT_FINETUNED` when it exists,
+else the packaged MiniLM. The default of the content and hybrid recommenders."""
+DEFAULT_FINETUNED = "anime-minilm"
+"""What ``animerec finetune`` saves by default, and what ``auto`` picks up."""
+TRAINING_USERS_FILE = "training_users.npy"
+"""Ids of the users whose ratings fine-tuned a model (next to its weights)."""
 OPENAI_PREFIX = "openai:"
 Backend = Literal["torch", "onnx", "onnx-int8"]
 BACKENDS: tuple[str, ...] = ("torch", "onnx", "onnx-int8")
@@ -198,9 +207,32 @@ def _json(path: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+def resolve_auto(name: str, workspace: Workspace | None) -> str:
+    """``auto`` → the workspace's :data:`DEFAULT_FINETUNED` model if it was trained, else
+    ``minilm``; any other name unchanged."""
+    if name != AUTO:
+        return name
+    if workspace is not None and is_sentence_transformers_dir(
+        workspace.models_dir / DEFAULT_FINETUNED
+    ):
+        return DEFAULT_FINETUNED
+    return "minilm"
+
+
+def training_users(name: str, workspace: Workspace | None = None) -> np.ndarray | None:
+    """Ids of the users a fine-tuned embedder learned from; None for models animerec did not
+    fine-tune (the packaged and hub models learned from no MyAnimeList user)."""
+    resolved = _resolve(name, workspace)
+    path = Path(resolved.source) / TRAINING_USERS_FILE
+    if not (resolved.local and path.exists()):
+        return None
+    return np.load(path, allow_pickle=False)
+
+
 def _resolve(name: str, workspace: Workspace | None) -> ResolvedModel:
     if not name or not name.strip():
         raise AnimerecError("embedder name is empty")
+    name = resolve_auto(name, workspace)
     if name in REGISTRY:
         spec = REGISTRY[name]
         path = _minilm_dir() if spec is MINILM else _mpnet_dir()

@@ -393,6 +393,30 @@ def measure(
     )
 
 
+def check_embedder_users(name: str, embedder: str | None, ws: str | None, split: Split) -> None:
+    """Refuse an embedder fine-tuned on the ratings of any test user: the content scores would
+    carry their held-out taste into the very ranking they are measured on."""
+    if not embedder:
+        return
+    from animerec.embed.registry import resolve_auto, training_users
+
+    workspace = Workspace.open(ws) if ws is not None else None
+    embedder = resolve_auto(embedder, workspace)
+    try:
+        users = training_users(embedder, workspace)
+    except AnimerecError:
+        return  # an unknown embedder fails later, with its own message
+    if users is None:
+        return
+    seen = np.intersect1d(users, split.test_users)
+    if len(seen):
+        raise AnimerecError(
+            f"{name}: embedder {embedder!r} was fine-tuned on ratings of {len(seen):,} of this "
+            f"evaluation's {len(split.test_users):,} test users (e.g. user {int(seen[0])}); "
+            "evaluating with it would leak — fine-tune it with --users train"
+        )
+
+
 def _model_params(model: Recommender) -> dict[str, Any]:
     p = getattr(model, "params", None)
     return asdict(p) if p is not None and is_dataclass(p) else {}
@@ -455,6 +479,16 @@ def evaluate(
                 **(params or {}).get(m, {}),
             }
             fixed = {key: v for key, v in given.items() if key in allowed}
+            if "embedder" in allowed:
+                # "auto" is pinned to the model it means now, so tuning caches key on that model
+                from animerec.embed.registry import resolve_auto
+
+                ws_path = fixed.get("workspace")
+                chosen = fixed.get("embedder", getattr(cls.Params(), "embedder", None))
+                if chosen:
+                    ws_obj = Workspace.open(ws_path) if ws_path is not None else None
+                    fixed["embedder"] = resolve_auto(chosen, ws_obj)
+                check_embedder_users(m, fixed.get("embedder"), ws_path, split)
             space = dict(getattr(cls, "search_space", {}) or {})
             space = {key: v for key, v in space.items() if key not in fixed}
             if tune_models and space:
@@ -468,6 +502,11 @@ def evaluate(
             model = _make(m)(**fixed, **(tuning.best if tuning else {}))
         else:
             model = m
+            p = _model_params(model)
+            given_vectors = getattr(model, "_given_vectors", getattr(model, "_vectors", None))
+            if "embedder" in p and given_vectors is None:
+                ws = p.get("workspace") or (str(workspace.root) if workspace is not None else None)
+                check_embedder_users(model.name, p["embedder"], ws, split)
         if log is not None:
             log(f"evaluating {model.name}")
         results.append(measure(model, ctx, params=_model_params(model), tuning=tuning))

@@ -45,7 +45,7 @@ METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
     "adapter": {"epochs": 30.0, "batch_size": 256, "learning_rate": 1e-3},
 }
 MANIFEST = "manifest.json"
-RESERVED_NAMES = ("minilm", "mpnet")
+RESERVED_NAMES = ("minilm", "mpnet", "auto")
 
 
 @dataclass(frozen=True)
@@ -517,7 +517,7 @@ def finetune(
     }
     if not main:  # one writer: the main process saves the (identical) DDP weights
         return FinetuneResult(name, target, manifest)
-    save_model(model, target, manifest)
+    save_model(model, target, manifest, users)
     log(f"saved {target} (embedder name {name!r})")
     if s.method == "adapter" and out_dir is None:
         from animerec.embed.registry import get_embedder
@@ -531,11 +531,21 @@ def finetune(
     return FinetuneResult(name, target, manifest)
 
 
-def save_model(model: SentenceTransformer, target: Path, manifest: dict[str, Any]) -> None:
-    """Write the sentence-transformers directory and its manifest, renamed into place at the end."""
+def save_model(
+    model: SentenceTransformer,
+    target: Path,
+    manifest: dict[str, Any],
+    users: np.ndarray | None = None,
+) -> None:
+    """Write the sentence-transformers directory, its manifest and the ids of the users it learned
+    from (so evaluation can refuse a model that saw its test users), renamed into place at the end."""
+    from animerec.embed.registry import TRAINING_USERS_FILE
+
     with atomic_path(target) as work:
         model.save(str(work), create_model_card=False)
         write_json(work / MANIFEST, manifest)
+        if users is not None:
+            np.save(work / TRAINING_USERS_FILE, np.asarray(users, np.int64), allow_pickle=False)
 
 
 def read_manifest(model_dir: str | Path) -> dict[str, Any]:

@@ -52,9 +52,7 @@ class Recommender(ABC):
     def score(self, histories: Sequence[History]) -> np.ndarray:
         """Scores ``float32 [len(histories), len(catalog)]``; ``-inf`` where an item can't be scored."""
 
-    def reasons(
-        self, history: History, anime_ids: np.ndarray, scores: np.ndarray
-    ) -> list[str]:
+    def reasons(self, history: History, anime_ids: np.ndarray, scores: np.ndarray) -> list[str]:
         """A sentence per recommended item saying why; models override with what they know."""
         return [f"scored {s:.3f} by {self.name}" for s in scores]
 

@@ -115,8 +115,10 @@ class ContentRecommender(Recommender):
 
     @dataclass
     class Params:
-        embedder: str = "minilm"
-        """Embedder name (``minilm``, ``mpnet``, a fine-tuned model name or path)."""
+        embedder: str = "auto"
+        """Embedder name (``minilm``, ``mpnet``, a fine-tuned model name or path); ``auto`` is
+        the workspace's fine-tuned ``anime-minilm`` when trained (it recommends better, see
+        docs/experiments.md), else ``minilm``."""
         max_seq_length: int | None = None
         """Tokens per description; None = the embedder's default (256 for MiniLM)."""
         variant: str = "clean"

@@ -269,8 +269,8 @@ class HybridRecommender(Recommender):
         coverage_tolerance: float = COVERAGE_TOLERANCE
         """Validation NDCG the fit may give up for fusion weights that recommend more distinct
         anime (catalog coverage)."""
-        embedder: str = "minilm"
-        """Embedder of content members."""
+        embedder: str = "auto"
+        """Embedder of content members (``auto``: see :class:`ContentRecommender.Params`)."""
         max_seq_length: int | None = None
         variant: str = "clean"
         workspace: str | None = None

@@ -253,3 +253,43 @@ def test_adapter_primes_the_embedding_cache_with_what_the_model_computes(
     rows, cached = cache.lookup(emb.name, [text_hash(t) for t in texts], emb.fingerprint)
     assert (rows >= 0).all()
     np.testing.assert_allclose(cached[rows], emb.encode(texts), atol=1e-5)
+
+
+def test_auto_embedder_is_the_default_fine_tuned_model_once_trained(
+    taste, taste_ws, tiny_model_dir
+):
+    from animerec.embed.registry import DEFAULT_FINETUNED, resolve_auto, training_users
+
+    assert resolve_auto("auto", taste_ws) == "minilm"  # nothing fine-tuned yet
+    result = run(taste, taste_ws, tiny_model_dir, DEFAULT_FINETUNED, "cosine", max_steps=2)
+    assert resolve_auto("auto", taste_ws) == DEFAULT_FINETUNED
+    assert resolve_auto("mpnet", taste_ws) == "mpnet"
+    assert get_embedder("auto", workspace=taste_ws).name.startswith(DEFAULT_FINETUNED)
+    users = training_users(DEFAULT_FINETUNED, taste_ws)
+    assert result.manifest["users"]["count"] == len(users) > 0
+    assert training_users(str(tiny_model_dir)) is None  # not fine-tuned by animerec
+
+
+def test_evaluation_refuses_an_embedder_that_saw_its_test_users(taste, taste_ws, tiny_model_dir):
+    """A content model whose embedder learned from every user would leak the test users' taste."""
+    from animerec.evaluate.runner import evaluate
+
+    ratings, catalog = taste
+    all_users = np.unique(ratings.user_id)
+    finetune(
+        ratings, catalog, all_users, "seen-all", workspace=taste_ws,
+        settings=tiny_settings(tiny_model_dir, "cosine", max_steps=2),
+        pairs=PAIRS["cosine"], users_label="all", log=lambda msg: None,
+    )  # fmt: skip
+    with pytest.raises(AnimerecError, match="fine-tuned on ratings of .* test users"):
+        evaluate(
+            ["content"], ratings, catalog, workspace=taste_ws, tune_models=False,
+            params={"content": {"embedder": "seen-all"}}, n_bootstrap=10,
+        )  # fmt: skip
+    # trained on the protocol's training users only: accepted, and evaluated
+    run(taste, taste_ws, tiny_model_dir, "seen-train", "cosine", max_steps=2)
+    ev = evaluate(
+        ["content"], ratings, catalog, workspace=taste_ws, tune_models=False,
+        params={"content": {"embedder": "seen-train"}}, n_bootstrap=10,
+    )  # fmt: skip
+    assert ev.results[0].n_users > 0
