@@ -13,6 +13,7 @@ reused; delete ``WS/study/<step>/<label>.json`` to redo one):
     $S select LABEL...              # content NDCG@10 on VALIDATION users (model selection)
     $S dev LABEL... [--hybrid]      # content (and hybrid) on the DEV protocol's test users
     $S coldstart LABEL...           # the cold-start item test
+    $S onnx base@128                # int8 vs fp32: vector agreement and content NDCG@10
     $S report                       # markdown tables (+ NPS-by-rank plot in WS/study/)
 
 A LABEL is a configuration name (a fine-tuned model) or ``base@N`` (MiniLM as shipped, at
@@ -342,6 +343,82 @@ def extend(study: Study, labels: list[str], source: str, check: int = 24) -> Non
         )
 
 
+def onnx(study: Study, labels: list[str]) -> None:
+    """int8 vs fp32 as the content recommender on DEV: vector agreement and NDCG@10.
+
+    Both encode the anime some user of the sample rated (the only ones a history can hold or a
+    held-out answer can be; unrated anime get zero vectors and are never recommended:
+    ``min_item_raters=1``), with the content defaults (no tuning), so the two differ only in the
+    encoder's arithmetic.
+    """
+    from animerec.data.ratings import histories_from_ratings
+    from animerec.embed.cache import EmbeddingCache, cached_encode
+    from animerec.embed.registry import get_embedder
+    from animerec.evaluate.report import metrics_dict
+    from animerec.evaluate.runner import evaluate
+    from animerec.recommend.content import ContentRecommender, neighbour_table
+    from animerec.text import describe
+
+    texts = describe(study.catalog, "clean")
+    rated = np.isin(study.catalog.anime_ids, np.unique(study.ratings.anime_id))
+    todo = [t for t, ok in zip(texts, rated, strict=True) if ok]
+    users, _ = histories_from_ratings(study.split.history)
+    for label in labels:
+        target = study.out / "onnx" / f"{label}.json"
+        if target.exists():
+            print(f"onnx {label}: done — skipped ({target})")
+            continue
+        name, seq = parse_label(label)
+        vectors, speed = {}, {}
+        for backend in ("torch", "onnx-int8"):
+            emb = get_embedder(name, workspace=study.ws, max_seq_length=seq, backend=backend)
+            v = np.zeros((len(study.catalog), emb.dim), np.float32)
+            t0 = time.perf_counter()
+            v[rated] = cached_encode(emb, todo, EmbeddingCache(study.ws), progress=True)
+            speed[backend] = time.perf_counter() - t0
+            vectors[backend] = v
+        a, b = vectors["torch"][rated], vectors["onnx-int8"][rated]
+        cos = np.sum(a * b, axis=1)
+        na, _ = neighbour_table(a, 10)
+        nb, _ = neighbour_table(b, 10)
+        overlap = np.mean([len(set(x) & set(y)) / 10 for x, y in zip(na, nb, strict=True)])
+        models = [
+            ContentRecommender(ContentRecommender.Params(min_item_raters=1), vectors=vectors[bk])
+            for bk in ("torch", "onnx-int8")
+        ]
+        ev = evaluate(models, study.ratings, study.catalog, split=study.split, tune_models=False)
+        out = metrics_dict(ev, {"label": label, "step": "onnx"})
+        for r, bk in zip(out["results"], ("torch", "onnx-int8"), strict=True):
+            r["model"] = f"content[{bk}]"
+        out["per_user"] = {
+            f"content[{bk}]": _per_user(r, study.split, users)
+            for r, bk in zip(ev.results, ("torch", "onnx-int8"), strict=True)
+        }
+        out["agreement"] = {
+            "texts": int(rated.sum()),
+            "mean_cosine": float(cos.mean()),
+            "min_cosine": float(cos.min()),
+            "top10_overlap": float(overlap),
+            "encode_s": speed,
+        }
+        write_json(target, out)
+        d, lo, hi = paired_delta(
+            out["per_user"]["content[torch]"], out["per_user"]["content[onnx-int8]"]
+        )
+        for r, bk in zip(ev.results, ("torch", "onnx-int8"), strict=True):
+            print(
+                f"onnx {label} {bk}: NDCG@10 {r.ndcg.mean:.4f} [{r.ndcg.low:.4f}, "
+                f"{r.ndcg.high:.4f}]  HR@10 {r.hr.mean:.3f}  NPS {r.nps.value:+.3f}",
+                flush=True,
+            )
+        print(
+            f"onnx {label}: mean cosine {cos.mean():.4f} (min {cos.min():.4f}), top-10 overlap "
+            f"{overlap:.3f} over {rated.sum():,} texts; paired Δ NDCG int8 − fp32 {d:+.4f} "
+            f"[{lo:+.4f}, {hi:+.4f}]",
+            flush=True,
+        )
+
+
 SELECT_NEIGHBOURS = (10, 20)
 
 
@@ -563,7 +640,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--workspace", "-w", required=True, type=Path)
     ap.add_argument(
         "step",
-        choices=["list", "train", "encode", "extend", "select", "dev", "coldstart", "report"],
+        choices=[
+            "list",
+            "train",
+            "encode",
+            "extend",
+            "select",
+            "dev",
+            "coldstart",
+            "onnx",
+            "report",
+        ],
     )
     ap.add_argument("names", nargs="*")
     ap.add_argument("--hybrid", action="store_true", help="dev: also the hybrid with each embedder")
@@ -592,6 +679,8 @@ def main(argv: list[str] | None = None) -> None:
         encode(study, a.names, a.device)
     elif a.step == "extend":
         extend(study, a.names, a.source)
+    elif a.step == "onnx":
+        onnx(study, a.names)
     elif a.step == "select":
         select(study, a.names)
     elif a.step == "dev":

@@ -58,9 +58,10 @@ def finetune(
         str,
         typer.Option(
             help="full (train every encoder weight) or adapter (freeze the encoder, train a "
-            "linear layer over its cached vectors: tens of epochs in minutes on a CPU)."
+            "linear layer over its cached vectors: tens of epochs in minutes on a CPU; the "
+            "study's winner, docs/experiments.md)."
         ),
-    ] = "full",
+    ] = "adapter",
     max_seq_length: Annotated[int, typer.Option(help="Tokens per description.")] = 128,
     epochs: Annotated[
         float | None,
@@ -97,7 +98,7 @@ def finetune(
         ),
     ] = None,
     users: Annotated[str, typer.Option(help=USERS_HELP)] = "train",
-    neighbours: Annotated[int, typer.Option(help="Neighbour recipes: partners per anime.")] = 3,
+    neighbours: Annotated[int, typer.Option(help="Neighbour recipes: partners per anime.")] = 10,
     min_raters: Annotated[
         int, typer.Option(help="Neighbour recipes: anchors need this many raters.")
     ] = 10,

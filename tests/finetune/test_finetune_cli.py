@@ -52,6 +52,8 @@ def test_finetune_cli_trains_and_registers(tiny_ws, tiny_model_dir):
             "book",
             "--min-corated",
             "5",
+            "--method",
+            "full",
         ),  # fmt: skip
     )
     assert result.exit_code == 0, result.output
@@ -85,6 +87,8 @@ def test_finetune_cli_all_users_and_teacher(tiny_ws, tiny_model_dir):
     m = read_manifest(tiny_ws.models_dir / "ft-all")
     assert m["users"] == {**m["users"], "source": "all", "count": 200}
     assert m["settings"]["time_budget_s"] == 300
+    # the defaults are the study's winning recipe: an adapter on 10 EASE-teacher neighbours
+    assert m["method"] == "adapter" and m["recipe"]["neighbours"] == 10
 
 
 @pytest.mark.parametrize(
