@@ -14,6 +14,7 @@ reused; delete ``WS/study/<step>/<label>.json`` to redo one):
     $S dev LABEL... [--hybrid]      # content (and hybrid) on the DEV protocol's test users
     $S coldstart LABEL...           # the cold-start item test
     $S onnx base@128                # int8 vs fp32: vector agreement and content NDCG@10
+    $S rated mpnet@128 base@128     # content over rated anime only (embedders too slow for all)
     $S report                       # markdown tables (+ NPS-by-rank plot in WS/study/)
 
 A LABEL is a configuration name (a fine-tuned model) or ``base@N`` (MiniLM as shipped, at
@@ -419,6 +420,51 @@ def onnx(study: Study, labels: list[str]) -> None:
         )
 
 
+def rated(study: Study, labels: list[str]) -> None:
+    """Content on DEV with the vectors of rated anime only (as :func:`onnx` does), untuned.
+
+    For embedders too slow to encode the whole catalog on a CPU (mpnet: 2–7 texts/s): only the
+    anime some user of the sample rated can be in a history or a held-out answer, so only they
+    are encoded; every label is scored the same way, so they compare fairly with each other
+    (not with the tuned whole-catalog figures of ``dev``).
+    """
+    from animerec.data.ratings import histories_from_ratings
+    from animerec.embed.cache import EmbeddingCache, cached_encode
+    from animerec.embed.registry import get_embedder
+    from animerec.evaluate.report import metrics_dict
+    from animerec.evaluate.runner import evaluate
+    from animerec.recommend.content import ContentRecommender
+    from animerec.text import describe
+
+    texts = describe(study.catalog, "clean")
+    ok = np.isin(study.catalog.anime_ids, np.unique(study.ratings.anime_id))
+    todo = [t for t, keep in zip(texts, ok, strict=True) if keep]
+    users, _ = histories_from_ratings(study.split.history)
+    for label in labels:
+        target = study.out / "rated" / f"{label}.json"
+        if target.exists():
+            print(f"rated {label}: done — skipped ({target})")
+            continue
+        name, seq = parse_label(label)
+        emb = get_embedder(name, workspace=study.ws, max_seq_length=seq)
+        v = np.zeros((len(study.catalog), emb.dim), np.float32)
+        t0 = time.perf_counter()
+        v[ok] = cached_encode(emb, todo, EmbeddingCache(study.ws), progress=True)
+        encode_s = time.perf_counter() - t0
+        model = ContentRecommender(ContentRecommender.Params(min_item_raters=1), vectors=v)
+        ev = evaluate([model], study.ratings, study.catalog, split=study.split, tune_models=False)
+        out = metrics_dict(ev, {"label": label, "step": "rated"})
+        out["per_user"] = {"content": _per_user(ev.results[0], study.split, users)}
+        out["encode_s"] = encode_s
+        write_json(target, out)
+        r = ev.results[0]
+        print(
+            f"rated {label}: NDCG@10 {r.ndcg.mean:.4f} [{r.ndcg.low:.4f}, {r.ndcg.high:.4f}]  "
+            f"HR@10 {r.hr.mean:.3f}  NPS {r.nps.value:+.3f} (n={r.nps.n})",
+            flush=True,
+        )
+
+
 SELECT_NEIGHBOURS = (10, 20)
 
 
@@ -649,6 +695,7 @@ def main(argv: list[str] | None = None) -> None:
             "dev",
             "coldstart",
             "onnx",
+            "rated",
             "report",
         ],
     )
@@ -679,6 +726,8 @@ def main(argv: list[str] | None = None) -> None:
         encode(study, a.names, a.device)
     elif a.step == "extend":
         extend(study, a.names, a.source)
+    elif a.step == "rated":
+        rated(study, a.names)
     elif a.step == "onnx":
         onnx(study, a.names)
     elif a.step == "select":

@@ -33,8 +33,8 @@ BF16=$("$PY" -c 'import torch; print("--bf16" if torch.cuda.is_bf16_supported() 
 
 start=$(date +%s)
 if [ ! -f "$WS/models/$NAME/manifest.json" ]; then
-  animerec finetune --workspace "$WS" --out "$NAME" --base mpnet --device cuda $BF16 \
-    --loss mnrl --recipe ease --neighbours 3 --min-raters 10 \
+  animerec finetune --workspace "$WS" --out "$NAME" --base mpnet --method full --device cuda $BF16 \
+    --loss mnrl --recipe ease --neighbours 10 --min-raters 10 \
     --max-seq-length 384 --batch-size 32 --epochs "$EPOCHS" --lr 2e-5 --no-progress
 else
   echo "$NAME already trained: skipped (delete $WS/models/$NAME to retrain)"

@@ -16,6 +16,6 @@ set -x
 "$A" labels --users train -w "$WS"
 # The recipe that won the study (docs/experiments.md): an adapter over frozen MiniLM, trained
 # with MNRL on EASE-teacher neighbours of the training users; content and hybrid then use it.
-"$A" finetune --method adapter --recipe ease --neighbours 10 --loss mnrl --max-seq-length 128 \
+"$A" finetune --method adapter --recipe ease --neighbours 10 --loss mnrl --max-seq-length 384 \
   --out anime-minilm --users train -w "$WS"
 "$A" evaluate --models popularity,itemknn,userknn,ease,als,content,hybrid --explore 0,0.3,0.6 -w "$WS"
