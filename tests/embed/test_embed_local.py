@@ -32,7 +32,7 @@ def test_minilm_vectors_are_unit_float32_rows(minilm):
 
 
 def test_name_records_the_max_seq_length(minilm):
-    assert minilm.name == "minilm@256"
+    assert minilm.name == "minilm@384"
     assert get_embedder("minilm", max_seq_length=128).name == "minilm@128"
 
 

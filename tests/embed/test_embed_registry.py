@@ -132,8 +132,8 @@ def test_bad_settings_are_refused():
 
 
 def test_names_encode_what_changes_the_vectors():
-    assert get_embedder("minilm").name == "minilm@256"
-    assert get_embedder("minilm", backend="onnx-int8").name == "minilm@256+onnx-int8"
+    assert get_embedder("minilm").name == "minilm@384"
+    assert get_embedder("minilm", backend="onnx-int8").name == "minilm@384+onnx-int8"
     assert get_embedder("minilm", max_seq_length=128, backend="onnx").name == "minilm@128+onnx"
 
 
