@@ -14,7 +14,6 @@ reused; delete ``WS/study/<step>/<label>.json`` to redo one):
     $S dev LABEL... [--hybrid]      # content (and hybrid) on the DEV protocol's test users
     $S coldstart LABEL...           # the cold-start item test
     $S onnx base@128                # int8 vs fp32: vector agreement and content NDCG@10
-    $S rated mpnet@128 base@128     # content over rated anime only (embedders too slow for all)
     $S report                       # markdown tables (+ NPS-by-rank plot in WS/study/)
 
 A LABEL is a configuration name (a fine-tuned model) or ``base@N`` (MiniLM as shipped, at
@@ -132,6 +131,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "cold-ease128": cfg("mnrl", TEACHER, users="cold"),
     "cold-ad128": ad("mnrl", K10, users="cold"),
     "cold-ad256": ad("mnrl", K10, seq=256, users="cold"),
+    "cold-ad256-wide": ad("mnrl", replace(K10, min_raters=3), seq=256, users="cold"),
+    "cold-ad256-k3": ad("mnrl", TEACHER, seq=256, users="cold"),
 }
 
 
@@ -344,6 +345,18 @@ def extend(study: Study, labels: list[str], source: str, check: int = 24) -> Non
         )
 
 
+def masked_vectors(study: Study, embedder, texts: list[str], mask: np.ndarray):
+    """Catalog-shaped vectors with only ``mask``'s anime encoded (the rest zero: never
+    recommended, no neighbours), and the seconds it took (cache hits are free)."""
+    from animerec.embed.cache import EmbeddingCache, cached_encode
+
+    v = np.zeros((len(study.catalog), embedder.dim), np.float32)
+    todo = [t for t, keep in zip(texts, mask, strict=True) if keep]
+    t0 = time.perf_counter()
+    v[mask] = cached_encode(embedder, todo, EmbeddingCache(study.ws), progress=True)
+    return v, time.perf_counter() - t0
+
+
 def onnx(study: Study, labels: list[str]) -> None:
     """int8 vs fp32 as the content recommender on DEV: vector agreement and NDCG@10.
 
@@ -353,7 +366,6 @@ def onnx(study: Study, labels: list[str]) -> None:
     encoder's arithmetic.
     """
     from animerec.data.ratings import histories_from_ratings
-    from animerec.embed.cache import EmbeddingCache, cached_encode
     from animerec.embed.registry import get_embedder
     from animerec.evaluate.report import metrics_dict
     from animerec.evaluate.runner import evaluate
@@ -362,7 +374,6 @@ def onnx(study: Study, labels: list[str]) -> None:
 
     texts = describe(study.catalog, "clean")
     rated = np.isin(study.catalog.anime_ids, np.unique(study.ratings.anime_id))
-    todo = [t for t, ok in zip(texts, rated, strict=True) if ok]
     users, _ = histories_from_ratings(study.split.history)
     for label in labels:
         target = study.out / "onnx" / f"{label}.json"
@@ -373,11 +384,7 @@ def onnx(study: Study, labels: list[str]) -> None:
         vectors, speed = {}, {}
         for backend in ("torch", "onnx-int8"):
             emb = get_embedder(name, workspace=study.ws, max_seq_length=seq, backend=backend)
-            v = np.zeros((len(study.catalog), emb.dim), np.float32)
-            t0 = time.perf_counter()
-            v[rated] = cached_encode(emb, todo, EmbeddingCache(study.ws), progress=True)
-            speed[backend] = time.perf_counter() - t0
-            vectors[backend] = v
+            vectors[backend], speed[backend] = masked_vectors(study, emb, texts, rated)
         a, b = vectors["torch"][rated], vectors["onnx-int8"][rated]
         cos = np.sum(a * b, axis=1)
         na, _ = neighbour_table(a, 10)
@@ -420,51 +427,6 @@ def onnx(study: Study, labels: list[str]) -> None:
         )
 
 
-def rated(study: Study, labels: list[str]) -> None:
-    """Content on DEV with the vectors of rated anime only (as :func:`onnx` does), untuned.
-
-    For embedders too slow to encode the whole catalog on a CPU (mpnet: 2–7 texts/s): only the
-    anime some user of the sample rated can be in a history or a held-out answer, so only they
-    are encoded; every label is scored the same way, so they compare fairly with each other
-    (not with the tuned whole-catalog figures of ``dev``).
-    """
-    from animerec.data.ratings import histories_from_ratings
-    from animerec.embed.cache import EmbeddingCache, cached_encode
-    from animerec.embed.registry import get_embedder
-    from animerec.evaluate.report import metrics_dict
-    from animerec.evaluate.runner import evaluate
-    from animerec.recommend.content import ContentRecommender
-    from animerec.text import describe
-
-    texts = describe(study.catalog, "clean")
-    ok = np.isin(study.catalog.anime_ids, np.unique(study.ratings.anime_id))
-    todo = [t for t, keep in zip(texts, ok, strict=True) if keep]
-    users, _ = histories_from_ratings(study.split.history)
-    for label in labels:
-        target = study.out / "rated" / f"{label}.json"
-        if target.exists():
-            print(f"rated {label}: done — skipped ({target})")
-            continue
-        name, seq = parse_label(label)
-        emb = get_embedder(name, workspace=study.ws, max_seq_length=seq)
-        v = np.zeros((len(study.catalog), emb.dim), np.float32)
-        t0 = time.perf_counter()
-        v[ok] = cached_encode(emb, todo, EmbeddingCache(study.ws), progress=True)
-        encode_s = time.perf_counter() - t0
-        model = ContentRecommender(ContentRecommender.Params(min_item_raters=1), vectors=v)
-        ev = evaluate([model], study.ratings, study.catalog, split=study.split, tune_models=False)
-        out = metrics_dict(ev, {"label": label, "step": "rated"})
-        out["per_user"] = {"content": _per_user(ev.results[0], study.split, users)}
-        out["encode_s"] = encode_s
-        write_json(target, out)
-        r = ev.results[0]
-        print(
-            f"rated {label}: NDCG@10 {r.ndcg.mean:.4f} [{r.ndcg.low:.4f}, {r.ndcg.high:.4f}]  "
-            f"HR@10 {r.hr.mean:.3f}  NPS {r.nps.value:+.3f} (n={r.nps.n})",
-            flush=True,
-        )
-
-
 SELECT_NEIGHBOURS = (10, 20)
 
 
@@ -476,7 +438,6 @@ def select(study: Study, labels: list[str]) -> None:
     and the better one counts. The same for every embedder, so the comparison is fair.
     """
     from animerec.data.ratings import histories_from_ratings
-    from animerec.embed.cache import EmbeddingCache, cached_encode
     from animerec.embed.registry import get_embedder
     from animerec.evaluate.report import metrics_dict
     from animerec.evaluate.runner import evaluate
@@ -494,11 +455,7 @@ def select(study: Study, labels: list[str]) -> None:
             continue
         name, seq = parse_label(label)
         embedder = get_embedder(name, workspace=study.ws, max_seq_length=seq)
-        vectors = np.zeros((len(study.catalog), embedder.dim), np.float32)
-        vectors[rated] = cached_encode(
-            embedder, [t for t, ok in zip(texts, rated, strict=True) if ok],
-            EmbeddingCache(study.ws), progress=True,
-        )  # fmt: skip
+        vectors, _ = masked_vectors(study, embedder, texts, rated)
         models = [
             ContentRecommender(
                 ContentRecommender.Params(neighbours=n, min_item_raters=1), vectors=vectors
@@ -695,7 +652,6 @@ def main(argv: list[str] | None = None) -> None:
             "dev",
             "coldstart",
             "onnx",
-            "rated",
             "report",
         ],
     )
@@ -705,7 +661,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--device", default=None, help="encode: cpu, cuda… (default cpu)")
     ap.add_argument("--base", default="base@128", help="report: the label deltas are taken against")
     ap.add_argument("--source", default="base@256", help="extend: the shorter length to copy from")
-    a = ap.parse_args(argv)
+    a = ap.parse_intermixed_args(argv)
     if a.step == "list":
         for name, c in CONFIGS.items():
             s, p = c["settings"], c["pairs"]
@@ -726,8 +682,6 @@ def main(argv: list[str] | None = None) -> None:
         encode(study, a.names, a.device)
     elif a.step == "extend":
         extend(study, a.names, a.source)
-    elif a.step == "rated":
-        rated(study, a.names)
     elif a.step == "onnx":
         onnx(study, a.names)
     elif a.step == "select":
