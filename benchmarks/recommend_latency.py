@@ -12,6 +12,10 @@ of 1.5 ms with the default pools under load).
     python benchmarks/recommend_latency.py --workspace WS [--models popularity,itemknn,userknn,ease,als]
         [--calls 1000] [--batch 256] [--threads 1]
 
+Content and hybrid (``--models itemknn,content,hybrid``) read the catalog's embeddings from WS's
+cache and their tuning from ``WS/tuning``; the hybrid learns its fusion weights on validation
+users the first time and takes them from ``WS/tuning/hybrid-fusion.json`` afterwards.
+
 Prints one line per model: fit seconds; p50/p99/max wall ms per single-user call and p50/p99 of
 the call's CPU time (the calling thread's, which other jobs on a busy machine do not inflate);
 batch users/s; and the wall p99 ratio to popularity (the cheapest model, in the same run).
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import fields
 
 import numpy as np
 
@@ -49,7 +54,7 @@ def run(args: argparse.Namespace) -> None:
     from animerec.data.catalog import Catalog
     from animerec.data.ratings import Ratings, histories_from_ratings
     from animerec.evaluate.split import protocol_split
-    from animerec.recommend.registry import make_recommender
+    from animerec.recommend.registry import RECOMMENDERS, make_recommender
     from animerec.workspace import Workspace
 
     ws = Workspace.open(args.workspace)
@@ -68,7 +73,9 @@ def run(args: argparse.Namespace) -> None:
     base_p99 = None
     for name in [m.strip() for m in args.models.split(",") if m.strip()]:
         t0 = time.perf_counter()
-        model = make_recommender(name).fit(split.train, catalog)
+        takes = {f.name for f in fields(RECOMMENDERS[name].Params)}
+        where = {"workspace": str(ws.root)} if "workspace" in takes else {}
+        model = make_recommender(name, **where).fit(split.train, catalog)
         fit_s = time.perf_counter() - t0
         for i in range(50):  # warm-up: lazy caches, BLAS threads
             model.recommend([histories[i % len(histories)]], args.k)

@@ -34,6 +34,10 @@ CATALOG_COLUMNS = [
     "favorites",
 ]
 
+MAX_TABLE_ID = 1_000_000
+"""Ids up to this (or up to 64 × the catalog size) get a dense :attr:`Catalog.position_table`
+(8 MB at most for small catalogs; MAL ids are below 50,000)."""
+
 
 @dataclass(frozen=True)
 class Catalog:
@@ -61,9 +65,32 @@ class Catalog:
     def _position(self) -> pd.Index:
         return pd.Index(self.anime_ids)
 
+    @cached_property
+    def position_table(self) -> np.ndarray | None:
+        """``int64 [max id + 1]``: anime id -> catalog position (-1 for ids not in the catalog),
+        or None when the ids are not unique, negative or too sparse for a dense table.
+
+        Request paths look up a few ids per call: indexing this table is a few microseconds,
+        a pandas ``get_indexer`` a tenth of a millisecond."""
+        ids = self.anime_ids
+        if len(ids) == 0 or ids.min() < 0 or ids.max() > max(MAX_TABLE_ID, 64 * len(ids)):
+            return None
+        table = np.full(int(ids.max()) + 1, -1, np.int64)
+        table[ids] = np.arange(len(ids), dtype=np.int64)
+        if (table >= 0).sum() != len(ids):  # duplicate ids: pandas says what is wrong
+            return None
+        return table
+
     def positions(self, anime_ids: np.ndarray | list[int]) -> np.ndarray:
         """Catalog positions of ``anime_ids`` (-1 where an id is not in the catalog)."""
-        return self._position.get_indexer(np.asarray(anime_ids, dtype=np.int64))
+        ids = np.asarray(anime_ids, dtype=np.int64)
+        table = self.position_table
+        if table is None or ids.ndim != 1:
+            return self._position.get_indexer(ids)
+        inside = (ids >= 0) & (ids < len(table))
+        if inside.all():
+            return table[ids]
+        return np.where(inside, table[np.where(inside, ids, 0)], -1)
 
     def __contains__(self, anime_id: object) -> bool:
         return anime_id in self._position

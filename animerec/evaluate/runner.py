@@ -41,6 +41,7 @@ from animerec.evaluate.metrics import (
 from animerec.evaluate.split import SEED, Split, protocol_split
 from animerec.evaluate.tune import Tuning, data_fingerprint, tune
 from animerec.recommend.base import Recommender
+from animerec.recommend.hybrid import FitPool
 from animerec.workspace import Workspace
 
 BATCH_USERS = 2048
@@ -347,13 +348,32 @@ def _explore_point(ids: np.ndarray, ctx: _Context, x: float) -> dict[str, Any]:
 
 
 def measure(
-    model: Recommender, ctx: _Context, *, params: dict[str, Any], tuning: Tuning | None = None
+    model: Recommender,
+    ctx: _Context,
+    *,
+    params: dict[str, Any],
+    tuning: Tuning | None = None,
+    pool: FitPool | None = None,
 ) -> EvalResult:
-    """Fit on ``split.train``, recommend for the test histories, and compute every metric."""
+    """Fit on ``split.train``, recommend for the test histories, and compute every metric.
+
+    With a ``pool``, a hybrid takes members that earlier models of the run fitted on the same
+    training users with the same parameters, and every other model is added to it."""
     s, k = ctx.settings, ctx.settings.k
+    shares = pool is not None and hasattr(model, "fit_pool")
+    if shares:
+        model.fit_pool = pool
+        if s.retune:
+            model.retune = True
     t0 = time.perf_counter()
-    model.fit(ctx.split.train, ctx.catalog)
+    try:
+        model.fit(ctx.split.train, ctx.catalog)
+    finally:
+        if shares:
+            model.fit_pool = None
     fit_s = time.perf_counter() - t0
+    if pool is not None and not shares:
+        pool.add(model, ctx.split.train, ctx.catalog)
     lists = rank_lists(model, ctx.histories, k, cold_mask=ctx.cold_mask, explore=s.explore)
     ids = lists.top
 
@@ -417,6 +437,13 @@ def check_embedder_users(name: str, embedder: str | None, ws: str | None, split:
         )
 
 
+def _is_hybrid(model: str | Recommender) -> bool:
+    """A model that can take fitted members from a :class:`FitPool`."""
+    if isinstance(model, str):
+        return hasattr(registry().get(model), "fit_pool")
+    return hasattr(model, "fit_pool")
+
+
 def _model_params(model: Recommender) -> dict[str, Any]:
     p = getattr(model, "params", None)
     return asdict(p) if p is not None and is_dataclass(p) else {}
@@ -467,6 +494,8 @@ def evaluate(
     check_split(split)
     ctx = _context(split, catalog, settings, item_vectors)
     cache_dir = workspace.sub("tuning") if workspace is not None else None
+    # Models fitted in this run, for a hybrid's members (only kept when a hybrid is evaluated).
+    pool = FitPool() if any(_is_hybrid(m) for m in models) else None
 
     results, tunings, models_out = [], {}, {}
     for m in models:
@@ -509,7 +538,7 @@ def evaluate(
                 check_embedder_users(model.name, p["embedder"], ws, split)
         if log is not None:
             log(f"evaluating {model.name}")
-        results.append(measure(model, ctx, params=_model_params(model), tuning=tuning))
+        results.append(measure(model, ctx, params=_model_params(model), tuning=tuning, pool=pool))
         if keep_models:
             models_out[model.name] = model
 

@@ -120,7 +120,11 @@ class ContentRecommender(Recommender):
         the workspace's fine-tuned ``anime-minilm`` when trained (it recommends better, see
         docs/experiments.md), else ``minilm``."""
         max_seq_length: int | None = None
-        """Tokens per description; None = the embedder's default (256 for MiniLM)."""
+        """Tokens per description; None = the embedder's default (384 for MiniLM, see
+        :data:`animerec.embed.registry.MINILM`)."""
+        backend: str = "torch"
+        """How the embedder runs: ``torch``, ``onnx`` or ``onnx-int8`` (faster on a CPU; see
+        docs/experiments.md for what int8 costs in accuracy)."""
         variant: str = "clean"
         """Description variant (``animerec.text.VARIANTS``: ``book`` or ``clean``)."""
         neighbours: int = 10
@@ -174,6 +178,7 @@ class ContentRecommender(Recommender):
             self.params.embedder,
             workspace=self.resolve_workspace(),
             max_seq_length=self.params.max_seq_length,
+            backend=self.params.backend,
         )
 
     def catalog_vectors(self, catalog: Catalog) -> np.ndarray:

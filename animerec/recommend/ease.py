@@ -8,6 +8,7 @@ inverse takes seconds, and it is the bar other models must clear.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Self
@@ -52,6 +53,8 @@ class EASE(Recommender):
         self.B: np.ndarray | None = None
         self.item_weight: np.ndarray | None = None
         """``(raters + 1)^-β`` per model item, applied to the scores."""
+        self._last = threading.local()
+        """The last single history scored on this thread and its input row, for reasons()."""
 
     def fit(self, train: Ratings, catalog: Catalog) -> Self:
         p = self.params
@@ -71,18 +74,21 @@ class EASE(Recommender):
         return self
 
     def _inputs(self, histories: Sequence[History]):
-        return weighted(
-            self.space.history_matrix(histories), self.params.min_rating, self.params.graded
-        )
+        p = self.params
+        return self.space.history_matrix(histories, min_rating=p.min_rating, graded=p.graded)
 
     def score(self, histories: Sequence[History]) -> np.ndarray:
         self._require_fitted()
-        sub = np.asarray(self._inputs(histories) @ self.B, dtype=np.float32) * self.item_weight
+        x = self._inputs(histories)
+        if len(histories) == 1:  # a request: reasons() follows for the same history
+            self._last.input = (histories[0], x)
+        sub = np.asarray(x @ self.B, dtype=np.float32) * self.item_weight
         return self.space.scatter(sub)
 
     def reasons(self, history: History, anime_ids: np.ndarray, scores: np.ndarray) -> list[str]:
         catalog = self._require_fitted()
-        x = self._inputs([history])
+        last = getattr(self._last, "input", None)
+        x = last[1] if last is not None and last[0] is history else self._inputs([history])
         hist_cols, weights = x.indices, x.data
         rec_cols = self.space.columns(anime_ids, catalog)
         contrib = weights[:, None] * self.B[np.ix_(hist_cols, np.maximum(rec_cols, 0))]

@@ -22,10 +22,12 @@ reason ("because you liked Monster (0.81)") or the prior's ("84% of its 120 rate
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -33,8 +35,8 @@ import numpy as np
 from animerec.data.catalog import Catalog
 from animerec.data.ratings import History, Ratings, histories_from_ratings
 from animerec.errors import AnimerecError
-from animerec.recommend.base import Recommender, mask_seen, top_k
-from animerec.workspace import Workspace
+from animerec.recommend.base import Recommender, top_k
+from animerec.workspace import Workspace, read_json, write_json
 
 PRIORS = ("quality", "popularity")
 QUALITY_PRIOR_WEIGHT = 10.0
@@ -43,7 +45,7 @@ WEIGHT_GRID = (-1.0, -0.5, -0.25, -0.1, 0.0, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0
 """Values coordinate ascent tries for each weight (the first member's weight stays 1)."""
 ROUNDS = 3
 """Coordinate-ascent sweeps over the weights."""
-CONTENT_PARAMS = ("embedder", "max_seq_length", "workspace", "variant")
+CONTENT_PARAMS = ("embedder", "max_seq_length", "backend", "workspace", "variant")
 """Hybrid parameters passed on to content members."""
 DEFAULT_MEMBERS = ("ease", "content")
 """EASE and the content model. On held-out validation folds ALS and a second EASE (graded 8+)
@@ -59,6 +61,11 @@ NORMALISE_TOP = 100
 """Validation NDCG the fit may give up for weights that recommend more distinct anime."""
 SCORE_BLOCK = 128
 """Histories scored at once (members and features are dense ``[block, catalog]`` arrays)."""
+FUSION_CACHE = "hybrid-fusion"
+"""``WS/tuning/hybrid-fusion.json``: learned fusions (α, weights, validation figures) by key, so
+fitting again on the same data with the same settings skips the validation fits."""
+FUSION_VERSION = 1
+"""Part of the fusion cache key: raise it when the way weights are learned changes."""
 KEEP_TOP = 200
 """Best unseen anime per history whose feature parts :meth:`HybridRecommender.score` keeps, so
 :meth:`~HybridRecommender.reasons` need not score again (exploration picks from the best 50)."""
@@ -83,7 +90,13 @@ def standardise(scores: np.ndarray, seen: np.ndarray | None = None, head: int = 
     if head > 0:
         pool = s if seen is None else np.where(seen, -np.inf, s)
         h = min(head, s.shape[1])
-        best = np.partition(pool, s.shape[1] - h, axis=1)[:, -h:]
+        # Select from the low end of the negated scores: selecting the top end of rows where
+        # most entries are −inf (a member that scores a quarter of the catalog) hits numpy's
+        # slow path for runs of equal values (0.4 ms a row instead of 0.02 ms). Sorted, so the
+        # sums below do not depend on the order partition leaves.
+        best = np.partition(-pool, h - 1, axis=1)[:, :h]
+        best.sort(axis=1)
+        best = -best[:, ::-1]
         ok = np.isfinite(best)
         if ok.all():
             mean = best.mean(axis=1, keepdims=True)
@@ -243,10 +256,69 @@ def pick(trace: Sequence[Mapping[str, Any]], tolerance: float) -> Mapping[str, A
     return max(near, key=lambda t: (t["distinct"], t["ndcg"]))
 
 
+class FitPool:
+    """Fitted recommenders shared within one run: a model with the same name and parameters,
+    fitted on the very same ratings and catalog objects, is fitted once.
+
+    The evaluation fits EASE and the content model for their own rows, then the hybrid fits the
+    same two as members on the same training users; with a pool it takes them instead (each fit
+    is deterministic, so the result is the same, at none of the cost)."""
+
+    def __init__(self) -> None:
+        self._fits: list[tuple[Ratings, Catalog, str, Recommender]] = []
+
+    @staticmethod
+    def key(model: Recommender) -> str | None:
+        """What identifies a fit besides its data (None: never shared — injected vectors)."""
+        if getattr(model, "_given_vectors", None) is not None:
+            return None
+        params = getattr(model, "params", None)
+        if params is None or not is_dataclass(params):
+            return None
+        fields = asdict(params)
+        where = fields.pop("workspace", None)  # as the model resolves it: its parameter first
+        ws = getattr(model, "workspace", None)
+        if where is None and isinstance(ws, Workspace):
+            where = str(ws.root)
+        return json.dumps(
+            {"model": model.name, "params": fields, "workspace": where},
+            sort_keys=True,
+            default=str,
+        )
+
+    def get(self, model: Recommender, train: Ratings, catalog: Catalog) -> Recommender | None:
+        key = self.key(model)
+        if key is None:
+            return None
+        for t, c, k, fitted in self._fits:
+            if t is train and c is catalog and k == key:
+                return fitted
+        return None
+
+    def add(self, model: Recommender, train: Ratings, catalog: Catalog) -> None:
+        """Remember ``model``, already fitted on ``train`` and ``catalog``."""
+        key = self.key(model)
+        if key is not None and self.get(model, train, catalog) is None:
+            self._fits.append((train, catalog, key, model))
+
+    def fit(self, model: Recommender, train: Ratings, catalog: Catalog) -> Recommender:
+        """The pooled fit equal to ``model`` fitted on ``train``, or ``model`` fitted now."""
+        hit = self.get(model, train, catalog)
+        if hit is not None:
+            return hit
+        model.fit(train, catalog)
+        self.add(model, train, catalog)
+        return model
+
+
 class HybridRecommender(Recommender):
     """A learned weighted sum of member recommenders' standardised scores and item priors."""
 
     name: ClassVar[str] = "hybrid"
+    fit_pool: FitPool | None = None
+    """Fitted models shared within one evaluation run (the evaluation runner sets it)."""
+    retune: bool = False
+    """Learn the fusion again even when ``WS/tuning`` holds it for this data and settings."""
 
     @dataclass
     class Params:
@@ -269,9 +341,14 @@ class HybridRecommender(Recommender):
         coverage_tolerance: float = COVERAGE_TOLERANCE
         """Validation NDCG the fit may give up for fusion weights that recommend more distinct
         anime (catalog coverage)."""
-        embedder: str = "auto"
-        """Embedder of content members (``auto``: see :class:`ContentRecommender.Params`)."""
+        embedder: str = "minilm"
+        """Embedder of content members. The packaged MiniLM, not the fine-tuned ``anime-minilm``
+        the content recommender prefers: fine-tuning distils EASE's neighbourhoods into the text
+        encoder, which makes content redundant beside EASE (DEV: hybrid .429 with it vs .435
+        without, paired Δ −.006 [−.012, −.001]; docs/experiments.md §5). ``auto`` picks it anyway."""
         max_seq_length: int | None = None
+        backend: str = "torch"
+        """Backend of the content members' embedder (``torch``, ``onnx``, ``onnx-int8``)."""
         variant: str = "clean"
         workspace: str | None = None
         validation_seed: int = 43
@@ -410,7 +487,10 @@ class HybridRecommender(Recommender):
             return np.broadcast_to(self._prior_rows[name], shape)
         s = np.asarray(self.members[name].score(histories), dtype=np.float32)
         if self.alpha:
-            s = s / self.priors.debias(self.alpha)
+            key = f"debias {self.alpha!r}"  # raters^α over the catalog: computed once
+            if key not in self._prior_rows:
+                self._prior_rows[key] = self.priors.debias(self.alpha)
+            s = s / self._prior_rows[key]
         head = self.params.normalise_top
         if head and seen is None:
             seen = seen_mask(histories, self.catalog)
@@ -418,13 +498,40 @@ class HybridRecommender(Recommender):
 
     # --- fitting --------------------------------------------------------------------------------
     def fit(self, train: Ratings, catalog: Catalog) -> Self:
-        from animerec.evaluate.split import validation_split
-
         p = self.params
         self.catalog = catalog
         self.member_settings = self._settings(train, catalog)
         self.feature_names = [*p.members, *p.priors]
+        self.members = {m: self._fit_member(m, train, catalog) for m in p.members}
+        self.priors = ItemPriors.of(train, catalog)
+        self._prior_rows = {}
+        key = self._fusion_key(train, catalog)
+        hit = None if key is None or self.retune else self._read_fusion(key[0])
+        if hit is not None:
+            self.weights = np.asarray(hit["weights"], dtype=np.float32)
+            self.alpha = float(hit["alpha"])
+            self.validation = dict(hit["validation"])
+        else:
+            self._learn(train, catalog)
+            if key is not None:
+                self._write_fusion(*key)
+        return self
 
+    def _fit_member(self, member: str, train: Ratings, catalog: Catalog) -> Recommender:
+        """Member ``member`` fitted on ``train``: taken from :attr:`fit_pool` when the same model
+        with the same parameters was fitted on the same ratings in this run (the evaluation
+        fits EASE and content for their own rows first), else fitted here."""
+        model = self._make(member)
+        if self.fit_pool is None or member in self._factories:
+            return model.fit(train, catalog)
+        return self.fit_pool.fit(model, train, catalog)
+
+    def _learn(self, train: Ratings, catalog: Catalog) -> None:
+        """α and the fusion weights from members fitted on the training users minus validation
+        users, scored on the validation users' histories (see the module docstring)."""
+        from animerec.evaluate.split import validation_split
+
+        p = self.params
         vsplit = validation_split(train, seed=p.validation_seed)
         if len(vsplit.test_users) == 0:
             raise AnimerecError(
@@ -437,10 +544,7 @@ class HybridRecommender(Recommender):
         pos = catalog.positions(held.anime_id)
         rows = np.searchsorted(users, held.user_id)
         relevant[rows[pos >= 0], pos[pos >= 0]] = True
-        mask = np.zeros((len(users), len(catalog)), np.float32)
-        mask_seen(mask, hists, catalog)
-        seen = ~np.isfinite(mask)
-        del mask
+        seen = seen_mask(hists, catalog)
 
         priors = ItemPriors.of(vsplit.train, catalog)
         raw = {}
@@ -476,12 +580,65 @@ class HybridRecommender(Recommender):
             },
             "n_tried": len(trace),
         }
-        del raw, relevant, seen
 
-        self.members = {m: self._make(m).fit(train, catalog) for m in p.members}
-        self.priors = ItemPriors.of(train, catalog)
-        self._prior_rows = {}
-        return self
+    # --- the learned fusion, cached -------------------------------------------------------------
+    def _fusion_key(self, train: Ratings, catalog: Catalog) -> tuple[str, dict[str, Any]] | None:
+        """(key, settings) of this fit's learned fusion in ``WS/tuning/hybrid-fusion.json``:
+        everything that decides it — the training data, each fitted member's model, parameters
+        and item vectors (a re-encoded catalog changes the key), the priors and the search
+        settings. None (no caching) without a workspace or with members built by factories."""
+        ws = self.resolve_workspace()
+        if ws is None or self._factories:
+            return None
+        from animerec.evaluate.tune import data_fingerprint
+
+        p = self.params
+        members = {}
+        for m, model in self.members.items():
+            vectors = model.item_vectors()
+            members[m] = {
+                "model": model.name,
+                "params": {k: v for k, v in _params_dict(model).items() if k != "workspace"},
+                "vectors": None if vectors is None else _array_hash(vectors),
+            }
+        settings = {
+            "version": FUSION_VERSION,
+            "data": data_fingerprint(train, catalog),
+            "members": members,
+            "priors": list(p.priors),
+            "debias": list(p.debias),
+            "normalise_top": p.normalise_top,
+            "coverage_tolerance": p.coverage_tolerance,
+            "validation_seed": p.validation_seed,
+            "k": p.k,
+            "grid": list(WEIGHT_GRID),
+            "rounds": ROUNDS,
+            "quality_prior_weight": QUALITY_PRIOR_WEIGHT,
+        }
+        blob = json.dumps(settings, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16], settings
+
+    def _fusion_path(self) -> Path:
+        return self.resolve_workspace().sub("tuning", f"{FUSION_CACHE}.json")
+
+    def _read_fusion(self, key: str) -> dict[str, Any] | None:
+        entry = _read_fusion_entries(self._fusion_path()).get(key)
+        ok = isinstance(entry, dict) and {"weights", "alpha", "validation"} <= set(entry)
+        if not ok or len(entry["weights"]) != len(self.feature_names):
+            return None
+        return entry
+
+    def _write_fusion(self, key: str, settings: dict[str, Any]) -> None:
+        path = self._fusion_path()
+        entries = _read_fusion_entries(path)  # again: another process may have added one
+        entries[key] = {
+            "settings": settings,
+            "feature_names": self.feature_names,
+            "weights": [float(w) for w in self.weights],
+            "alpha": self.alpha,
+            "validation": self.validation,
+        }
+        write_json(path, {"model": FUSION_CACHE, "entries": entries})
 
     # --- scoring --------------------------------------------------------------------------------
     def score(self, histories: Sequence[History]) -> np.ndarray:
@@ -503,19 +660,25 @@ class HybridRecommender(Recommender):
         fused = np.zeros(shape, np.float32)
         used = np.flatnonzero(self.weights)
         seen = seen_mask(histories, catalog)
-        parts = []
-        for i in used:
-            part = self.weights[i] * self._feature(int(i), histories, shape, seen)
-            fused += part
-            parts.append(part)
+        parts = np.empty((len(used), *shape), np.float32)  # weighted features, [f, n, catalog]
+        for j, i in enumerate(used):
+            w = self.weights[i]
+            if i >= len(self.params.members):  # a prior: the same weighted row for everyone
+                key = f"{self.feature_names[i]} × {float(w)!r}"
+                if key not in self._prior_rows:
+                    self._prior_rows[key] = w * self._feature(int(i), histories[:1], (1, shape[1]))
+                parts[j] = self._prior_rows[key]
+            else:
+                np.multiply(self._feature(int(i), histories, shape, seen), w, out=parts[j])
+            fused += parts[j]
         m = min(KEEP_TOP, len(catalog))
         if len(histories) == 1 or m == len(catalog):  # one request: keep every anime
             top = [None] * len(histories)
-            kept = np.stack(parts) if parts else np.zeros((0, *shape), np.float32)
+            kept = parts
         else:
             ranked = np.where(seen, -np.inf, fused)
             top = np.argpartition(-ranked, m - 1, axis=1)[:, :m]
-            kept = np.stack([np.take_along_axis(p, top, axis=1) for p in parts])  # [f, n, m]
+            kept = np.take_along_axis(parts, top[None], axis=2)  # [f, n, KEEP_TOP]
         rows = self._recent.rows
         for r, h in enumerate(histories):
             rows[id(h)] = (h, top[r], used, kept[:, r])
@@ -616,8 +779,21 @@ class HybridRecommender(Recommender):
         self.catalog = catalog
 
 
-def _params_dict(model: Recommender) -> dict[str, Any]:
-    from dataclasses import asdict, is_dataclass
+def _read_fusion_entries(path: Path) -> dict[str, Any]:
+    try:
+        saved = read_json(path)
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(saved, dict) or saved.get("model") != FUSION_CACHE:
+        return {}
+    entries = saved.get("entries")
+    return dict(entries) if isinstance(entries, dict) else {}
 
+
+def _array_hash(a: np.ndarray) -> str:
+    return hashlib.sha1(np.ascontiguousarray(a).view(np.uint8)).hexdigest()[:16]
+
+
+def _params_dict(model: Recommender) -> dict[str, Any]:
     p = getattr(model, "params", None)
     return asdict(p) if p is not None and is_dataclass(p) else {}

@@ -95,7 +95,7 @@ class ItemKNN(Recommender):
         return self
 
     def _promoted(self, histories: Sequence[History]) -> sp.csr_matrix:
-        return weighted(self.space.history_matrix(histories), self.params.min_rating)
+        return self.space.history_matrix(histories, min_rating=self.params.min_rating)
 
     def score(self, histories: Sequence[History]) -> np.ndarray:
         self._require_fitted()

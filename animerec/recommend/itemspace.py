@@ -14,8 +14,8 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
-from animerec.data.catalog import Catalog
-from animerec.data.ratings import History, Ratings, histories_matrix
+from animerec.data.catalog import MAX_TABLE_ID, Catalog
+from animerec.data.ratings import History, Ratings
 from animerec.errors import AnimerecError
 
 
@@ -76,14 +76,77 @@ class ItemSpace:
         pos = catalog.positions(anime_ids)
         return np.where(pos >= 0, self.column_of_position[np.maximum(pos, 0)], -1)
 
+    @cached_property
+    def column_of_id(self) -> np.ndarray | None:
+        """Anime id -> model column (-1 where the model has none), a dense table over the ids up
+        to the largest item id; None when the ids are too sparse for one."""
+        ids = self.item_ids
+        if len(ids) == 0 or ids.min() < 0 or ids.max() > max(MAX_TABLE_ID, 64 * len(ids)):
+            return None
+        table = np.full(int(ids.max()) + 1, -1, np.int64)
+        table[ids] = np.arange(len(ids), dtype=np.int64)
+        return table
+
+    def id_columns(self, anime_ids: np.ndarray) -> np.ndarray:
+        """Model columns of ``anime_ids`` (-1 where the model has none), without the catalog."""
+        ids = np.asarray(anime_ids, dtype=np.int64)
+        table = self.column_of_id
+        if table is None:
+            if len(self.item_ids) == 0:
+                return np.full(ids.shape, -1, np.int64)
+            order = np.argsort(self.item_ids, kind="stable")
+            at = np.minimum(np.searchsorted(self.item_ids[order], ids), len(order) - 1)
+            return np.where(self.item_ids[order][at] == ids, order[at], -1)
+        inside = (ids >= 0) & (ids < len(table))
+        return np.where(inside, table[np.where(inside, ids, 0)], -1)
+
     def train_matrix(self, train: Ratings) -> sp.csr_matrix:
         """Training users × model items, holding the ratings (users in sorted id order)."""
         m, _ = train.matrix(self.item_ids)
         return m
 
-    def history_matrix(self, histories: Sequence[History]) -> sp.csr_matrix:
-        """Histories × model items, holding the ratings (items outside the space are dropped)."""
-        return histories_matrix(histories, self.item_ids)
+    def history_matrix(
+        self,
+        histories: Sequence[History],
+        *,
+        min_rating: int | None = None,
+        graded: bool = False,
+    ) -> sp.csr_matrix:
+        """Histories × model items, holding the ratings (items outside the space are dropped;
+        a repeated item's ratings are summed), or with ``min_rating`` their
+        :func:`rating_weights` with the zeros dropped — ``weighted(history_matrix(h), ...)``.
+
+        Built straight into CSR arrays: one history costs tens of microseconds, which matters
+        when a request scores a single user (the generic COO route took ~0.3 ms)."""
+        n, m = len(histories), len(self)
+        if n == 1:
+            ids, vals = histories[0].anime_ids, histories[0].ratings
+            rows = np.zeros(len(ids), np.int64)
+        else:
+            lens = np.fromiter((len(h) for h in histories), np.int64, n)
+            ids = np.concatenate([h.anime_ids for h in histories]) if n else np.zeros(0, np.int64)
+            vals = np.concatenate([h.ratings for h in histories]) if n else np.zeros(0, np.int8)
+            rows = np.repeat(np.arange(n, dtype=np.int64), lens)
+        cols = self.id_columns(ids)
+        keep = cols >= 0
+        key = rows[keep] * m + cols[keep]
+        data = np.asarray(vals, dtype=np.float32)[keep]
+        if len(key) > 1 and not (key[1:] > key[:-1]).all():  # sort, and sum repeats
+            order = np.argsort(key, kind="stable")
+            key, data = key[order], data[order]
+            first = np.r_[True, key[1:] != key[:-1]]
+            if not first.all():
+                data = np.add.reduceat(data, np.flatnonzero(first)).astype(np.float32)
+                key = key[first]
+        if min_rating is not None:
+            data = rating_weights(data, min_rating, graded)
+            nz = data != 0
+            key, data = key[nz], data[nz]
+        rows, cols = np.divmod(key, m)
+        indptr = np.zeros(n + 1, np.int64)
+        np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+        idx = np.int32 if max(m, len(key)) < np.iinfo(np.int32).max else np.int64
+        return sp.csr_matrix((data, cols.astype(idx), indptr.astype(idx)), shape=(n, m), copy=False)
 
     def scatter(self, sub: np.ndarray) -> np.ndarray:
         """``float32 [n, n_catalog]`` with ``sub``'s columns in place and ``-inf`` elsewhere."""

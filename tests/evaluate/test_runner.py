@@ -208,3 +208,21 @@ def test_rank_lists_equals_recommend(synth, name) -> None:
     assert np.array_equal(lists.cold, id_matrix(model.recommend(hists, 5, candidates=cold), 5))
     assert np.array_equal(lists.explored[0.5], id_matrix(model.recommend(hists, 5, explore=0.5), 5))
     assert (lists.top != -1).any() and (lists.cold[:, 0] != -1).any()
+
+
+def test_hybrid_members_are_the_models_fitted_in_the_same_run(synth, tmp_path) -> None:
+    from animerec.workspace import Workspace
+
+    ratings, catalog = synth
+    # untuned members, as the untuned ease and als evaluated alone
+    params = {"hybrid": {"members": ("ease", "als"), "priors": (), "tune_members": False}}
+    common = dict(params=params, tune_models=False, keep_models=True, n_bootstrap=20)
+    run = evaluate(["ease", "als", "hybrid"], ratings, catalog, workspace=Workspace(tmp_path / "a"), **common)  # fmt: skip
+    hybrid = run.models["hybrid"]
+    assert hybrid.members["ease"] is run.models["ease"]
+    assert hybrid.members["als"] is run.models["als"]
+    assert hybrid.fit_pool is None  # the pool is not kept past the fit
+    alone = evaluate(["hybrid"], ratings, catalog, workspace=Workspace(tmp_path / "b"), **common)
+    assert alone.models["hybrid"].members["ease"] is not run.models["ease"]
+    assert alone.results[0].recommended.tobytes() == run.results[2].recommended.tobytes()
+    assert alone.models["hybrid"].weights.tobytes() == hybrid.weights.tobytes()

@@ -102,3 +102,20 @@ def test_real_sample_matches_the_reference_and_beats_popularity(
     assert ndcg_default >= ndcg_plain + 0.02, (ndcg_default, ndcg_plain)
     rec = default.recommend([History.of([19], [10])], k=1)[0][0]  # a Monster fan
     assert rec.reason.startswith("because you liked Monster (")
+
+
+def test_reasons_after_score_equal_reasons_afresh(clusters) -> None:
+    """recommend() explains from the input row its score() built; a new history object (same
+    content) makes reasons() build it again — both say the same."""
+    model = EASE(EASE.Params(l2=1.0, min_item_raters=1)).fit(clusters.train, clusters.catalog)
+    h = History.of([1, 2, 3, 11], [10, 9, 10, 3])
+    recs = model.recommend([h], 3)[0]
+    ids = np.array([r.anime_id for r in recs])
+    scores = np.array([r.score for r in recs])
+    assert [r.reason for r in recs] == model.reasons(
+        History.of(h.anime_ids, h.ratings), ids, scores
+    )
+    assert any(r.reason.startswith("because you liked A") for r in recs)
+    other = History.of([11, 12], [10, 10])
+    model.score([other])  # the memo now holds another history: h is explained afresh
+    assert model.reasons(h, ids, scores) == [r.reason for r in recs]

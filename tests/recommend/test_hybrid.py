@@ -13,13 +13,19 @@ from animerec.data.catalog import Catalog
 from animerec.data.ratings import History, Ratings
 from animerec.errors import AnimerecError
 from animerec.recommend.base import Recommender
+from animerec.recommend.content import ContentRecommender
+from animerec.recommend.ease import EASE
 from animerec.recommend.hybrid import (
+    FUSION_CACHE,
+    FitPool,
     HybridRecommender,
     ItemPriors,
     learn_weights,
     ndcg_at_k,
     standardise,
 )
+from animerec.recommend.itemknn import ItemKNN
+from animerec.workspace import Workspace
 
 N_ITEMS, N_CLUSTERS = 60, 3
 
@@ -187,10 +193,11 @@ def test_weights_come_from_validation_users_only() -> None:
     model = HybridRecommender(
         HybridRecommender.Params(members=("spy",), priors=()), factories={"spy": Spy}
     ).fit(train, catalog)
-    # First fit: training users minus the validation users; second: all of them.
+    # The member served: all training users; the one the weights are learned with: those minus
+    # the validation users (first the served fit, whose vectors key the fusion cache).
     assert len(seen) == 2
-    assert len(seen[0]) < len(seen[1]) == len(np.unique(train.user_id))
-    assert model.validation["n_users"] == len(seen[1]) - len(seen[0])
+    assert len(seen[1]) < len(seen[0]) == len(np.unique(train.user_id))
+    assert model.validation["n_users"] == len(seen[0]) - len(seen[1])
 
 
 def test_bad_params() -> None:
@@ -200,3 +207,97 @@ def test_bad_params() -> None:
         HybridRecommender(HybridRecommender.Params(priors=("age",)))
     with pytest.raises(AnimerecError, match="own member"):
         HybridRecommender(HybridRecommender.Params(members=("hybrid",)))
+
+
+def registered(ws: Workspace, **params) -> HybridRecommender:
+    """A hybrid of two registered models (the fusion cache needs models it can key)."""
+    p = HybridRecommender.Params(members=("ease", "itemknn"), tune_members=False, **params)
+    return HybridRecommender(p, workspace=ws)
+
+
+def test_learned_fusion_is_cached_per_data_and_settings(tmp_path, monkeypatch) -> None:
+    train, catalog = synthetic()
+    ws = Workspace(tmp_path)
+    learned = []
+    real = HybridRecommender._learn
+
+    def counting(self, *args):
+        learned.append(1)
+        return real(self, *args)
+
+    monkeypatch.setattr(HybridRecommender, "_learn", counting)
+    first = registered(ws).fit(train, catalog)
+    assert len(learned) == 1 and (tmp_path / "tuning" / f"{FUSION_CACHE}.json").exists()
+    again = registered(ws).fit(train, catalog)  # same data, same settings: nothing learnt
+    assert len(learned) == 1
+    assert again.weights.tobytes() == first.weights.tobytes()
+    assert again.alpha == first.alpha and again.validation == first.validation
+    h = History.of(catalog.anime_ids[[0, 3, 6]], [10, 9, 10])
+    assert again.recommend([h], 5) == first.recommend([h], 5)
+    registered(ws, debias=(0.0,)).fit(train, catalog)  # another setting: learnt
+    assert len(learned) == 2
+    registered(ws).fit(train.take(train.user_id != 1), catalog)  # other data: learnt
+    assert len(learned) == 3
+    model = registered(ws)
+    model.retune = True
+    model.fit(train, catalog)  # asked to learn again
+    assert len(learned) == 4
+    registered(ws).fit(train, catalog)
+    assert len(learned) == 4
+    # Members made by factories can't be keyed: never cached.
+    hybrid(priors=()).fit(train, catalog)
+    hybrid(priors=()).fit(train, catalog)
+    assert len(learned) == 6
+
+
+def test_fit_pool_shares_only_identical_fits() -> None:
+    train, catalog = synthetic()
+    pool = FitPool()
+    ease = pool.fit(EASE(), train, catalog)
+    assert ease.catalog is catalog
+    assert pool.fit(EASE(), train, catalog) is ease
+    assert pool.fit(EASE(EASE.Params(l2=10.0)), train, catalog) is not ease
+    copy = train.take(np.ones(len(train), bool))  # equal ratings, another object: not shared
+    assert pool.fit(EASE(), copy, catalog) is not ease
+    vectors = np.eye(len(catalog), 8, dtype=np.float32)
+    content = ContentRecommender(vectors=vectors)
+    assert pool.fit(content, train, catalog) is content
+    assert pool.fit(ContentRecommender(vectors=vectors), train, catalog) is not content
+
+
+def test_hybrid_takes_members_from_the_pool(tmp_path) -> None:
+    train, catalog = synthetic()
+    pool = FitPool()
+    ease = pool.fit(EASE(), train, catalog)
+    pooled = registered(Workspace(tmp_path / "a"))
+    pooled.fit_pool = pool
+    pooled.fit(train, catalog)
+    assert pooled.members["ease"] is ease
+    assert pool.get(ItemKNN(), train, catalog) is pooled.members["itemknn"]
+    alone = registered(Workspace(tmp_path / "b")).fit(train, catalog)
+    assert alone.members["ease"].B.tobytes() == ease.B.tobytes()
+    assert alone.weights.tobytes() == pooled.weights.tobytes()
+
+
+def test_standardise_over_the_head_equals_a_plain_computation() -> None:
+    """Rows mostly −inf (a member scoring a quarter of the catalog), seen anime, NaN: the mean
+    and spread of each row's best unseen finite entries, computed here one row at a time."""
+    rng = np.random.default_rng(3)
+    s = rng.normal(size=(6, 500)).astype(np.float32)
+    s[:, rng.random(500) < 0.75] = -np.inf
+    s[1, :] = -np.inf
+    s[1, :20] = np.arange(20)  # fewer finite entries than the head
+    s[2, 5] = np.nan
+    s[3] = 1.0  # no spread
+    seen = rng.random((6, 500)) < 0.1
+    z = standardise(s, seen, head=50)
+    for i in range(6):
+        row = np.where(np.isnan(s[i]), -np.inf, s[i])
+        pool = np.sort(row[~seen[i] & np.isfinite(row)])[::-1][:50].astype(np.float64)
+        mean, sd = pool.mean(), pool.std()
+        if sd == 0:
+            assert (z[i] == 0).all()
+            continue
+        fin = np.isfinite(row)
+        np.testing.assert_allclose(z[i, fin], (row[fin] - mean) / sd, rtol=1e-4, atol=1e-5)
+        assert np.allclose(z[i, ~fin], ((row[fin].min() - mean) / sd), atol=1e-5)
