@@ -518,6 +518,11 @@ def evaluate(
                     ws_obj = Workspace.open(ws_path) if ws_path is not None else None
                     fixed["embedder"] = resolve_auto(chosen, ws_obj)
                 check_embedder_users(m, fixed.get("embedder"), ws_path, split)
+            member_params = fixed.get("member_params") or getattr(
+                cls.Params(), "member_params", None
+            )
+            for member, mp in dict(member_params or {}).items():
+                check_embedder_users(f"{m} member {member}", mp.get("embedder"), ws_path, split)
             space = dict(getattr(cls, "search_space", {}) or {})
             space = {key: v for key, v in space.items() if key not in fixed}
             if tune_models and space:
@@ -536,6 +541,10 @@ def evaluate(
             if "embedder" in p and given_vectors is None:
                 ws = p.get("workspace") or (str(workspace.root) if workspace is not None else None)
                 check_embedder_users(model.name, p["embedder"], ws, split)
+                for member, mp in dict(p.get("member_params") or {}).items():
+                    check_embedder_users(
+                        f"{model.name} member {member}", mp.get("embedder"), ws, split
+                    )
         if log is not None:
             log(f"evaluating {model.name}")
         results.append(measure(model, ctx, params=_model_params(model), tuning=tuning, pool=pool))

@@ -286,6 +286,13 @@ def test_evaluation_refuses_an_embedder_that_saw_its_test_users(taste, taste_ws,
             ["content"], ratings, catalog, workspace=taste_ws, tune_models=False,
             params={"content": {"embedder": "seen-all"}}, n_bootstrap=10,
         )  # fmt: skip
+    with pytest.raises(AnimerecError, match="hybrid member content/ft: embedder 'seen-all'"):
+        evaluate(
+            ["hybrid"], ratings, catalog, workspace=taste_ws, tune_models=False,
+            params={"hybrid": {"members": ("content", "content/ft"),
+                               "member_params": {"content/ft": {"embedder": "seen-all"}}}},
+            n_bootstrap=10,
+        )  # fmt: skip
     # trained on the protocol's training users only: accepted, and evaluated
     run(taste, taste_ws, tiny_model_dir, "seen-train", "cosine", max_steps=2)
     ev = evaluate(
