@@ -92,6 +92,9 @@ class Workspace:
 
     root: Path
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))  # a str is fine too
+
     @classmethod
     def open(cls, root: str | os.PathLike[str] | None = None) -> Workspace:
         return cls(Path(root) if root is not None else default_workspace())
