@@ -12,6 +12,7 @@ reused; delete ``WS/study/<step>/<label>.json`` to redo one):
     $S extend base@384 base@512     # the same, encoding only descriptions longer than 256 tokens
     $S select LABEL...              # content NDCG@10 on VALIDATION users (model selection)
     $S dev LABEL... [--hybrid]      # content (and hybrid) on the DEV protocol's test users
+    $S dev-both LABEL...            # hybrid with base MiniLM and LABEL as two content members
     $S coldstart LABEL...           # the cold-start item test
     $S onnx base@128                # int8 vs fp32: vector agreement and content NDCG@10
     $S report                       # markdown tables (+ NPS-by-rank plot in WS/study/)
@@ -492,6 +493,20 @@ def dev(study: Study, labels: list[str], hybrid: bool) -> None:
         _evaluate(study, label, step, models, study.ratings, study.split, tune=True)
 
 
+def dev_both(study: Study, labels: list[str]) -> None:
+    """The hybrid with two content members: base MiniLM at the fine-tuned model's length and the
+    fine-tuned model (``members=("ease", "content", "content/ft")``)."""
+    for label in labels:
+        seq = read_manifest(study.ws.models_dir / label)["max_seq_length"]
+        extra = {
+            "embedder": "minilm",
+            "max_seq_length": seq,
+            "members": ("ease", "content", "content/ft"),
+            "member_params": {"content/ft": {"embedder": label}},
+        }
+        _evaluate(study, label, "dev-both", ["hybrid"], study.ratings, study.split, True, extra)
+
+
 def coldstart(study: Study, labels: list[str], cf: bool) -> None:
     split = study.cold_split()
     print(
@@ -651,6 +666,7 @@ def main(argv: list[str] | None = None) -> None:
             "select",
             "dev",
             "coldstart",
+            "dev-both",
             "onnx",
             "report",
         ],
@@ -688,6 +704,8 @@ def main(argv: list[str] | None = None) -> None:
         select(study, a.names)
     elif a.step == "dev":
         dev(study, a.names, a.hybrid)
+    elif a.step == "dev-both":
+        dev_both(study, a.names)
     elif a.step == "coldstart":
         coldstart(study, a.names, a.cf)
     else:
