@@ -1,8 +1,9 @@
 """Wall time of the full DEV evaluation (DESIGN §5) of every registered recommender.
 
 Target (issue "Recommenders and the evaluation that proves them"): all seven models, with cached
-embeddings and cached tuning, in ≤ 60 s. The first run tunes (and caches); the timed run is the
-second one, exactly what ``animerec evaluate`` does on a warm workspace, report included.
+embeddings and cached tuning, in ≤ 60 s. The first run tunes (and caches) and the hybrid learns
+its fusion weights (cached in ``WS/tuning/hybrid-fusion.json``); the timed run is the second one,
+exactly what ``animerec evaluate`` does on a warm workspace, report included.
 The baseline measured in the same run: the same metrics computed user by user in plain Python.
 
 Run:
