@@ -181,7 +181,11 @@ def _base_params(model: Recommender, space: Mapping[str, list]) -> dict[str, Any
     params = getattr(model, "params", None)
     if params is None or not is_dataclass(params):
         return {}
-    return {key: v for key, v in asdict(params).items() if key not in space and key != "workspace"}
+    out = {key: v for key, v in asdict(params).items() if key not in space and key != "workspace"}
+    identity = getattr(model, "input_identity", None)
+    if callable(identity):  # inputs the parameters only name (say, "auto" or a default length)
+        out["inputs"] = identity()
+    return out
 
 
 def _read_entries(path: Path | None, name: str) -> dict[str, dict[str, Any]]:

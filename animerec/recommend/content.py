@@ -181,6 +181,17 @@ class ContentRecommender(Recommender):
             backend=self.params.backend,
         )
 
+    def input_identity(self) -> dict[str, str | None]:
+        """What the vectors come from, resolved (``auto`` → a model, the default length → a
+        number, retrained weights → a new fingerprint), so caches keyed on it notice a change."""
+        if self._given_vectors is not None:
+            import hashlib
+
+            v = np.ascontiguousarray(self._given_vectors, np.float32)
+            return {"vectors": hashlib.sha256(v.tobytes()).hexdigest()[:16]}
+        embedder = self.embedder()
+        return {"embedder": embedder.name, "fingerprint": getattr(embedder, "fingerprint", None)}
+
     def catalog_vectors(self, catalog: Catalog) -> np.ndarray:
         """Unit vectors of every catalog anime's description (given, or from the cache)."""
         if self._given_vectors is not None:

@@ -117,3 +117,18 @@ def test_a_broken_cache_file_is_ignored(synth, tmp_path) -> None:
     (tmp_path / "countpop.json").write_text("{not json")
     t = tune("countpop", make, CountPop.search_space, train, catalog, k=5, cache_dir=tmp_path)
     assert not t.cached and t.key in json.loads((tmp_path / "countpop.json").read_text())["entries"]
+
+
+def test_tuning_key_follows_what_the_content_vectors_come_from():
+    """A cached tuning must not be reused for other vectors under the same parameters
+    (``auto`` resolving to a newly trained model, or a new default sequence length)."""
+    from animerec.evaluate.tune import _base_params
+    from animerec.recommend.content import ContentRecommender
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(6, 4)), rng.normal(size=(6, 4))
+    space = {"neighbours": [3, 5]}
+    pa = _base_params(ContentRecommender(vectors=a), space)
+    assert pa == _base_params(ContentRecommender(vectors=a.copy()), space)
+    assert pa != _base_params(ContentRecommender(vectors=b), space)
+    assert pa["embedder"] == "auto" and "vectors" in pa["inputs"]
