@@ -15,6 +15,7 @@ reused; delete ``WS/study/<step>/<label>.json`` to redo one):
     $S dev-both LABEL...            # hybrid with base MiniLM and LABEL as two content members
     $S coldstart LABEL...           # the cold-start item test
     $S onnx base@128                # int8 vs fp32: vector agreement and content NDCG@10
+    $S rated mpnet@128 base@128     # content over rated anime only (for slow embedders)
     $S report                       # markdown tables (+ NPS-by-rank plot in WS/study/)
 
 A LABEL is a configuration name (a fine-tuned model) or ``base@N`` (MiniLM as shipped, at
@@ -428,6 +429,40 @@ def onnx(study: Study, labels: list[str]) -> None:
         )
 
 
+def rated(study: Study, labels: list[str]) -> None:
+    """Content on DEV over the rated anime only, untuned (as :func:`onnx` scores fp32), for
+    embedders too slow to encode the whole catalog on a CPU (mpnet: 2–7 texts/s)."""
+    from animerec.data.ratings import histories_from_ratings
+    from animerec.embed.registry import get_embedder
+    from animerec.evaluate.report import metrics_dict
+    from animerec.evaluate.runner import evaluate
+    from animerec.recommend.content import ContentRecommender
+    from animerec.text import describe
+
+    texts = describe(study.catalog, "clean")
+    mask = np.isin(study.catalog.anime_ids, np.unique(study.ratings.anime_id))
+    users, _ = histories_from_ratings(study.split.history)
+    for label in labels:
+        target = study.out / "rated" / f"{label}.json"
+        if target.exists():
+            print(f"rated {label}: done — skipped ({target})")
+            continue
+        name, seq = parse_label(label)
+        emb = get_embedder(name, workspace=study.ws, max_seq_length=seq)
+        vectors, seconds = masked_vectors(study, emb, texts, mask)
+        model = ContentRecommender(ContentRecommender.Params(min_item_raters=1), vectors=vectors)
+        ev = evaluate([model], study.ratings, study.catalog, split=study.split, tune_models=False)
+        out = metrics_dict(ev, {"label": label, "step": "rated", "encode_s": seconds})
+        out["per_user"] = {"content": _per_user(ev.results[0], study.split, users)}
+        write_json(target, out)
+        r = ev.results[0]
+        print(
+            f"rated {label}: NDCG@10 {r.ndcg.mean:.4f} [{r.ndcg.low:.4f}, {r.ndcg.high:.4f}]  "
+            f"HR@10 {r.hr.mean:.3f}  NPS {r.nps.value:+.3f} (n={r.nps.n}); encoded in {seconds:.0f} s",
+            flush=True,
+        )
+
+
 SELECT_NEIGHBOURS = (10, 20)
 
 
@@ -668,6 +703,7 @@ def main(argv: list[str] | None = None) -> None:
             "coldstart",
             "dev-both",
             "onnx",
+            "rated",
             "report",
         ],
     )
@@ -698,6 +734,8 @@ def main(argv: list[str] | None = None) -> None:
         encode(study, a.names, a.device)
     elif a.step == "extend":
         extend(study, a.names, a.source)
+    elif a.step == "rated":
+        rated(study, a.names)
     elif a.step == "onnx":
         onnx(study, a.names)
     elif a.step == "select":
