@@ -359,6 +359,25 @@ def masked_vectors(study: Study, embedder, texts: list[str], mask: np.ndarray):
     return v, time.perf_counter() - t0
 
 
+def rated_setup(study: Study) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Descriptions, the mask of anime some sample user rated, and the DEV history users."""
+    from animerec.data.ratings import histories_from_ratings
+    from animerec.text import describe
+
+    mask = np.isin(study.catalog.anime_ids, np.unique(study.ratings.anime_id))
+    users, _ = histories_from_ratings(study.split.history)
+    return describe(study.catalog, "clean"), mask, users
+
+
+def pending(study: Study, step: str, label: str) -> Path | None:
+    """Where ``step``'s result for ``label`` goes, or None when it is there already."""
+    target = study.out / step / f"{label}.json"
+    if target.exists():
+        print(f"{step} {label}: done — skipped ({target})")
+        return None
+    return target
+
+
 def onnx(study: Study, labels: list[str]) -> None:
     """int8 vs fp32 as the content recommender on DEV: vector agreement and NDCG@10.
 
@@ -367,20 +386,15 @@ def onnx(study: Study, labels: list[str]) -> None:
     ``min_item_raters=1``), with the content defaults (no tuning), so the two differ only in the
     encoder's arithmetic.
     """
-    from animerec.data.ratings import histories_from_ratings
     from animerec.embed.registry import get_embedder
     from animerec.evaluate.report import metrics_dict
     from animerec.evaluate.runner import evaluate
     from animerec.recommend.content import ContentRecommender, neighbour_table
-    from animerec.text import describe
 
-    texts = describe(study.catalog, "clean")
-    rated = np.isin(study.catalog.anime_ids, np.unique(study.ratings.anime_id))
-    users, _ = histories_from_ratings(study.split.history)
+    texts, rated, users = rated_setup(study)
     for label in labels:
-        target = study.out / "onnx" / f"{label}.json"
-        if target.exists():
-            print(f"onnx {label}: done — skipped ({target})")
+        target = pending(study, "onnx", label)
+        if target is None:
             continue
         name, seq = parse_label(label)
         vectors, speed = {}, {}
@@ -432,20 +446,15 @@ def onnx(study: Study, labels: list[str]) -> None:
 def rated(study: Study, labels: list[str]) -> None:
     """Content on DEV over the rated anime only, untuned (as :func:`onnx` scores fp32), for
     embedders too slow to encode the whole catalog on a CPU (mpnet: 2–7 texts/s)."""
-    from animerec.data.ratings import histories_from_ratings
     from animerec.embed.registry import get_embedder
     from animerec.evaluate.report import metrics_dict
     from animerec.evaluate.runner import evaluate
     from animerec.recommend.content import ContentRecommender
-    from animerec.text import describe
 
-    texts = describe(study.catalog, "clean")
-    mask = np.isin(study.catalog.anime_ids, np.unique(study.ratings.anime_id))
-    users, _ = histories_from_ratings(study.split.history)
+    texts, mask, users = rated_setup(study)
     for label in labels:
-        target = study.out / "rated" / f"{label}.json"
-        if target.exists():
-            print(f"rated {label}: done — skipped ({target})")
+        target = pending(study, "rated", label)
+        if target is None:
             continue
         name, seq = parse_label(label)
         emb = get_embedder(name, workspace=study.ws, max_seq_length=seq)
