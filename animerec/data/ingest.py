@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -186,6 +187,24 @@ def _header(df: pd.DataFrame, name: str) -> str:
 # --- ratings ------------------------------------------------------------------------------------
 
 
+def read_header(path: Path, columns: Sequence[str]) -> list[str]:
+    """The CSV header's column names (plain or compressed file); a one-line error naming the file
+    when it cannot be read, is empty, or lacks one of ``columns``."""
+    try:
+        with pa.input_stream(str(path), compression="detect") as probe:
+            first = probe.read(1 << 16)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc})") from None
+    if not first.strip():
+        raise DataError(f"{path}: the file is empty")
+    header = first.decode("utf-8", "replace").splitlines()[0]
+    names = [h.strip().strip('"') for h in header.split(",")]
+    missing = [c for c in columns if c not in names]
+    if missing:
+        raise DataError(f"{path}: missing required column {missing[0]!r}")
+    return names
+
+
 def _stream_ratings(
     path: Path,
     columns: tuple[str, ...],
@@ -203,18 +222,7 @@ def _stream_ratings(
         bad_shape.append((row.number, row.text))
         return "skip"
 
-    try:
-        with pa.input_stream(str(path), compression="detect") as probe:
-            first = probe.read(1 << 16)
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc})") from None
-    if not first.strip():
-        raise DataError(f"{path}: the file is empty")
-    header = first.decode("utf-8", "replace").splitlines()[0]
-    names = [h.strip().strip('"') for h in header.split(",")]
-    missing = [c for c in columns if c not in names]
-    if missing:
-        raise DataError(f"{path}: missing required column {missing[0]!r}")
+    read_header(path, columns)  # a clear error before pyarrow sees the file
 
     reader = pacsv.open_csv(
         pa.input_stream(str(path), compression="detect"),

@@ -58,19 +58,9 @@ def _uri(path: Path) -> str:
 
 def _header(path: Path, columns: tuple[str, ...]) -> list[str]:
     """The header's column names, with the embedded ingest's checks and messages."""
-    try:
-        with pa.input_stream(str(path), compression="detect") as probe:
-            first = probe.read(1 << 16)
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc})") from None
-    if not first.strip():
-        raise DataError(f"{path}: the file is empty")
-    header = first.decode("utf-8", "replace").splitlines()[0]
-    names = [h.strip().strip('"') for h in header.split(",")]
-    missing = [c for c in columns if c not in names]
-    if missing:
-        raise DataError(f"{path}: missing required column {missing[0]!r}")
-    return names
+    from animerec.data.ingest import read_header
+
+    return read_header(path, columns)
 
 
 def _lines(spark: SparkSession, path: Path) -> DataFrame:
