@@ -68,6 +68,32 @@ def test_tiny_model_fp32_matches_torch_and_is_exported_once(
     np.testing.assert_allclose(again.encode(TEXTS[:2]), mixed[:2], atol=1e-6)
 
 
+def test_micro_batches_cover_every_text_once_longest_first_within_the_token_budget(
+    tiny_model_dir, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(onnx_module, "TOKEN_BUDGET", 100)
+    onnx = OnnxEmbedder(tiny_model_dir, "tiny@64+onnx", 64, export_dir=tmp_path / "onnx")
+    lengths = np.array([10, 60, 30, 30, 5, 50, 20, 1])
+    groups = onnx.micro_batches(lengths, batch_size=3)
+    flat = np.concatenate(groups)
+    assert sorted(flat) == list(range(len(lengths)))
+    assert list(lengths[flat]) == sorted(lengths, reverse=True)
+    for group in groups:  # padded to its longest text: at most the budget, or one text
+        assert len(group) <= 3
+        assert len(group) == 1 or len(group) * lengths[group].max() <= 100
+    assert [len(g) for g in groups] == [1, 2, 3, 2]  # 60 | 50 30 | 30 20 10 | 5 1
+
+
+def test_vectors_do_not_depend_on_workers_or_batching(tiny_model_dir, tmp_path, monkeypatch):
+    def encode(threads: int, batch_size: int) -> np.ndarray:
+        onnx = OnnxEmbedder(tiny_model_dir, "t", 64, export_dir=tmp_path / "onnx", threads=threads)
+        return onnx.encode(TEXTS * 3, batch_size=batch_size)
+
+    reference = encode(1, 64)
+    monkeypatch.setattr(onnx_module, "TOKEN_BUDGET", 16)  # many small groups, run in parallel
+    np.testing.assert_allclose(encode(3, 2), reference, atol=1e-6)
+
+
 def test_tiny_model_int8_is_close(tiny_model_dir, tmp_path):
     torch_vectors = get_embedder(str(tiny_model_dir)).encode(TEXTS)
     int8 = OnnxEmbedder(tiny_model_dir, "t+int8", 64, quantize=True, export_dir=tmp_path / "o")
