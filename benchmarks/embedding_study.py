@@ -14,6 +14,7 @@ reused; delete ``WS/study/<step>/<label>.json`` to redo one):
     $S dev LABEL... [--hybrid]      # content (and hybrid) on the DEV protocol's test users
     $S dev-both LABEL...            # hybrid with base MiniLM and LABEL as two content members
     $S coldstart LABEL...           # the cold-start item test
+    $S coldscore LABEL...           # cold-start items by plain similarity rules (diagnosis)
     $S onnx base@128                # int8 vs fp32: vector agreement and content NDCG@10
     $S rated mpnet@128 base@128     # content over rated anime only (for slow embedders)
     $S report                       # markdown tables (+ NPS-by-rank plot in WS/study/)
@@ -111,6 +112,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "sel-ad-k10-graded": ad("mnrl", replace(K10, ease_graded=True), users="select"),
     "sel-ad-k10-ep100": ad("mnrl", K10, users="select", epochs=100.0),
     "sel-ad-k10-mined": ad("mnrl", replace(K10, hard_negatives="mined"), users="select"),
+    "sel-ad-k10-rare": ad("mnrl", replace(K10, hard_negatives="rare"), users="select"),
     "sel-ad-k10-cosine": ad("cosine", K10, users="select"),
     "sel-ad-k10-cosent": ad("cosent", K10, users="select"),
     "sel-ad-jaccard-k10": ad("mnrl", PairSettings(recipe="jaccard", neighbours=10), users="select"),
@@ -129,12 +131,15 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "ad128-cosine": ad("cosine", K10),
     "ad128-cosent": ad("cosent", K10),
     "ad128-book": ad("cosine", BOOK),
+    "ad384-rare": ad("mnrl", replace(K10, hard_negatives="rare"), seq=384),
     # --- cold-start items ---------------------------------------------------------------------------
     "cold-ease128": cfg("mnrl", TEACHER, users="cold"),
     "cold-ad128": ad("mnrl", K10, users="cold"),
     "cold-ad256": ad("mnrl", K10, seq=256, users="cold"),
     "cold-ad256-wide": ad("mnrl", replace(K10, min_raters=3), seq=256, users="cold"),
     "cold-ad256-k3": ad("mnrl", TEACHER, seq=256, users="cold"),
+    "cold-ad256-ep5": ad("mnrl", K10, seq=256, users="cold", epochs=5.0),
+    "cold-ad256-rare": ad("mnrl", replace(K10, hard_negatives="rare"), seq=256, users="cold"),
 }
 
 
@@ -230,10 +235,16 @@ def train(study: Study, names: list[str]) -> None:
         )
 
 
-def _per_user(result, split: Split, users: np.ndarray, k: int = 10) -> dict[str, list]:
+def _per_user(
+    result, split: Split, users: np.ndarray, k: int = 10, cold: np.ndarray | None = None
+) -> dict[str, list]:
+    """Each counted user's NDCG and HR (for paired deltas); with ``cold`` (the cold-start anime),
+    of the lists drawn among cold-start items, against the relevant cold ones."""
     from animerec.evaluate.metrics import lookup_heldout, ranking_metrics
 
-    m = ranking_metrics(lookup_heldout(result.recommended, split.heldout, users), users, k)
+    ids = result.recommended if cold is None else result.recommended_cold
+    look = lookup_heldout(ids, split.heldout, users, relevant_items=cold)
+    m = ranking_metrics(look, users, k)
     return {"users": m.users.tolist(), "ndcg": m.ndcg.tolist(), "hr": m.hr.tolist()}
 
 
@@ -270,6 +281,9 @@ def _evaluate(
     users, _ = histories_from_ratings(split.history)
     out = metrics_dict(ev, {"label": label, "step": step, "params": params})
     out["per_user"] = {r.model: _per_user(r, split, users) for r in ev.results}
+    if step.startswith("coldstart"):
+        cold = np.setdiff1d(study.catalog.anime_ids, np.unique(split.train.anime_id))
+        out["per_user_cold"] = {r.model: _per_user(r, split, users, cold=cold) for r in ev.results}
     out["wall_s"] = round(time.perf_counter() - t0, 1)
     manifest = _model_manifest(study, label)
     if manifest:
@@ -565,6 +579,60 @@ def coldstart(study: Study, labels: list[str], cf: bool) -> None:
         _evaluate(study, label, "coldstart", ["content"], study.ratings, split, tune=True)
 
 
+COLD_SCORERS = ("centroid", "max", "top3")
+
+
+def coldscore(study: Study, labels: list[str]) -> None:
+    """Cold-start items ranked by plain similarity rules instead of the content recommender:
+    each cold anime scored by its similarity to the mean of the user's promoted anime
+    (``centroid``), to the closest one (``max``) or by the sum of its 3 highest similarities
+    (``top3``). Diagnoses where a fine-tuned space differs from the base one on new anime."""
+    from animerec.data.ratings import histories_from_ratings
+    from animerec.evaluate.metrics import lookup_heldout, ranking_metrics
+    from animerec.recommend.base import mask_seen, top_k
+    from animerec.recommend.content import ContentRecommender
+
+    split, cat = study.cold_split(), study.catalog
+    cold_ids = np.setdiff1d(cat.anime_ids, np.unique(split.train.anime_id))
+    cold = np.isin(cat.anime_ids, cold_ids)
+    users, hist = histories_from_ratings(split.history)
+    for label in labels:
+        target = pending(study, "coldscore", label)
+        if target is None:
+            continue
+        name, seq = parse_label(label)
+        params = ContentRecommender.Params(
+            embedder=name, max_seq_length=seq, workspace=str(study.ws.root)
+        )
+        model = ContentRecommender(params).fit(split.train, cat)
+        row, pos = model.liked(hist)
+        vectors, cold_vectors = model.vectors, model.vectors[cold]
+        out: dict[str, Any] = {"label": label, "step": "coldscore", "per_user_cold": {}}
+        for how in COLD_SCORERS:
+            scores = np.full((len(hist), len(cat)), -np.inf, np.float32)
+            for u in range(len(hist)):
+                sims = vectors[pos[row == u]] @ cold_vectors.T  # [promoted, cold]
+                if how == "centroid":
+                    scores[u, cold] = sims.mean(axis=0)
+                elif how == "max":
+                    scores[u, cold] = sims.max(axis=0)
+                else:
+                    scores[u, cold] = np.sort(sims, axis=0)[-3:].sum(axis=0)
+            mask_seen(scores, hist, cat)
+            ids = cat.anime_ids[top_k(scores, 10)]
+            look = lookup_heldout(ids, split.heldout, users, relevant_items=cold_ids)
+            m = ranking_metrics(look, users, 10)
+            out["per_user_cold"][how] = {
+                "users": m.users.tolist(), "ndcg": m.ndcg.tolist(), "hr": m.hr.tolist()
+            }  # fmt: skip
+            print(
+                f"coldscore {label} {how}: cold NDCG@10 {m.ndcg.mean():.4f}  "
+                f"HR@10 {m.hr.mean():.3f}",
+                flush=True,
+            )
+        write_json(target, out)
+
+
 # --- the report ------------------------------------------------------------------------------------
 def _load(study: Study, step: str) -> dict[str, dict]:
     folder = study.out / step
@@ -614,6 +682,16 @@ def _row(label: str, r: dict, base: dict | None, model: str, data: dict) -> str:
     )
 
 
+def _cold_delta(study: Study, cold: dict, label: str, data: dict, model: str) -> str:
+    """Paired Δ cold NDCG@10 of a fine-tuned model vs base MiniLM at its sequence length."""
+    seq = _model_manifest(study, label).get("max_seq_length")
+    base = cold.get(f"base@{seq}") if seq else None
+    if base is None or "per_user_cold" not in data or "per_user_cold" not in base:
+        return "–"
+    d, lo, hi = paired_delta(base["per_user_cold"]["content"], data["per_user_cold"][model])
+    return f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+
+
 def report(study: Study, base_label: str) -> None:
     header = (
         "| embedder | steps | NDCG@10 [95% CI] | paired Δ NDCG vs base | HR@10 | NPS@10 [95% CI] | "
@@ -639,16 +717,32 @@ def report(study: Study, base_label: str) -> None:
     if cold:
         print("\n### cold-start items (recommending among anime no training user rated)\n")
         print(
-            "| run | model | cold NDCG@10 [95% CI] | cold HR@10 | users served | relevant held-out |"
+            "| run | model | cold NDCG@10 [95% CI] | paired Δ vs base MiniLM, same length | "
+            "cold HR@10 | users served | relevant held-out |"
         )
-        print("|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|")
         for label, data in cold.items():
             for r in data["results"]:
                 c = r["cold"]
                 print(
-                    f"| {label} | {r['model']} | {_ci(c['ndcg'])} | {_ci(c['hr'])} | "
+                    f"| {label} | {r['model']} | {_ci(c['ndcg'])} | "
+                    f"{_cold_delta(study, cold, label, data, r['model'])} | {_ci(c['hr'])} | "
                     f"{c['n_users_served']} | {c['n_heldout_relevant']} |"
                 )
+    scored = _load(study, "coldscore")
+    if scored:
+        print("\n### cold-start items by plain similarity rules (coldscore)\n")
+        print("| run | rule | cold NDCG@10 | paired Δ vs base MiniLM, same length |")
+        print("|---|---|---|---|")
+        for label, data in scored.items():
+            seq = _model_manifest(study, label).get("max_seq_length")
+            base = scored.get(f"base@{seq}") if seq else None
+            for how, per_user in data["per_user_cold"].items():
+                delta = "–"
+                if base is not None:
+                    d, lo, hi = paired_delta(base["per_user_cold"][how], per_user)
+                    delta = f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+                print(f"| {label} | {how} | {np.mean(per_user['ndcg']):.3f} | {delta} |")
     plot_buckets(study)
 
 
@@ -710,6 +804,7 @@ def main(argv: list[str] | None = None) -> None:
             "select",
             "dev",
             "coldstart",
+            "coldscore",
             "dev-both",
             "onnx",
             "rated",
@@ -755,6 +850,8 @@ def main(argv: list[str] | None = None) -> None:
         dev_both(study, a.names)
     elif a.step == "coldstart":
         coldstart(study, a.names, a.cf)
+    elif a.step == "coldscore":
+        coldscore(study, a.names)
     else:
         report(study, a.base)
 

@@ -111,8 +111,8 @@ def finetune(
     hard_negatives: Annotated[
         str,
         typer.Option(
-            help="mnrl: none, detracted (pairs fans split on) or mined (close for the base "
-            "encoder, not co-liked)."
+            help="mnrl: none, detracted (pairs fans split on), mined (close for the base "
+            "encoder, not co-liked) or rare (anime few users rated)."
         ),
     ] = "none",
     min_corated: Annotated[int, typer.Option(help="Book labels: fewest co-raters.")] = 20,

@@ -277,6 +277,8 @@ class EvalResult:
     tuning: dict | None = None
     recommended: np.ndarray | None = field(default=None, repr=False, compare=False)
     """``int64 [n_test_users, k]`` top-k ids per test user (not written to JSON)."""
+    recommended_cold: np.ndarray | None = field(default=None, repr=False, compare=False)
+    """The same drawn among cold-start items only (not written to JSON)."""
 
     def as_dict(self) -> dict:
         def nps(x: Nps) -> dict:

@@ -410,6 +410,7 @@ def measure(
         explore=explore_rows,
         tuning=tuning.as_dict() if tuning is not None else None,
         recommended=ids,
+        recommended_cold=lists.cold,
     )
 
 

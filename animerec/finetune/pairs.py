@@ -22,8 +22,9 @@ Recipes (:data:`RECIPES`):
 A recipe yields positive pairs (target 1) and, for the pair losses, negatives: the book's detracted
 pairs (target ``negative_target``) or, for the neighbour recipes, random pairs (target 0). For
 MultipleNegativesRankingLoss each positive may carry a *hard negative*: a detracted partner of the
-anchor (``detracted``), or an anime the base encoder finds close to the anchor whose fans do not
-co-like it (``mined``).
+anchor (``detracted``), an anime the base encoder finds close to the anchor whose fans do not
+co-like it (``mined``), or an anime few of the users rated (``rare``: teaches what a niche title
+reads like, which items nobody has rated yet need).
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ from animerec.errors import AnimerecError
 
 Recipe = Literal["book", "jaccard", "lift", "ease"]
 RECIPES: tuple[str, ...] = ("book", "jaccard", "lift", "ease")
-HardNegatives = Literal["none", "detracted", "mined"]
-HARD_NEGATIVES: tuple[str, ...] = ("none", "detracted", "mined")
+HardNegatives = Literal["none", "detracted", "mined", "rare"]
+HARD_NEGATIVES: tuple[str, ...] = ("none", "detracted", "mined", "rare")
 NO_ANIME = -1
 
 
@@ -84,6 +85,8 @@ class PairSettings:
     """``mined``: the negative is drawn from this many nearest anime by the base encoder."""
     mined_exclude: int = 50
     """``mined``: an anchor's top-this-many teacher neighbours are never its negative."""
+    rare_max_raters: int = 9
+    """``rare``: negatives are anime with 1 to this many raters among the users."""
 
     def __post_init__(self) -> None:
         if self.recipe not in RECIPES:
@@ -497,6 +500,14 @@ def build_pairs(
                 a, b, _ = top_neighbours(*scores, np.unique(pairs.anchor), s.mined_exclude)
                 known |= set(zip(a.tolist(), b.tolist(), strict=True))
             pairs = add_mined_negatives(pairs, vectors, known, s.mined_pool, s.seed)
+        elif s.hard_negatives == "rare":
+            ids, counts = _raters(r)
+            pool = ids[counts <= s.rare_max_raters]
+            if len(pool) == 0:
+                raise AnimerecError(
+                    f"hard_negatives='rare': no anime has 1 to {s.rare_max_raters} raters"
+                )
+            pairs = add_detracted_negatives(pairs, {}, pool, s.seed)  # a random one of the pool
     if len(pairs) == 0:
         raise AnimerecError(f"recipe {s.recipe!r} gave no training pairs for loss {for_loss!r}")
     pairs = cap_pairs(pairs, s.max_pairs, s.seed)

@@ -119,6 +119,11 @@ def test_cold_start_items_are_those_no_training_user_rated(synth) -> None:
     assert bypos["n_users_served"] == len(split.test_users)
     assert bypos["recall"]["mean"] == pytest.approx(np.mean(recalls))
     assert pop["n_users"] == len(recalls) and pop["recall"]["mean"] == 0.0
+    # the cold lists themselves come with the result (for paired comparisons), cold items only
+    bypos_result = ev.results[1].recommended_cold
+    assert bypos_result.shape == (len(split.test_users), k)
+    assert np.isin(bypos_result[bypos_result != -1], cold).all()
+    assert (ev.results[0].recommended_cold == -1).all()  # popularity serves nobody there
 
 
 def test_franchise_share_of_hits(synth) -> None:

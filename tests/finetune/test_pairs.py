@@ -152,6 +152,20 @@ def test_detracted_hard_negatives_come_from_split_pairs(taste):
     assert ((p.negative % 2) != (p.anchor % 2)).mean() > 0.9
 
 
+def test_rare_negatives_are_anime_few_users_rated():
+    popular = {a: list(range(20)) for a in (1, 2, 3)}  # 20 fans each: the anchors
+    rare = {10: [0], 11: [1, 2], 12: list(range(12))}  # 1, 2 and 12 raters
+    ratings = likes(popular | rare)
+    s = PairSettings(recipe="jaccard", min_raters=10, hard_negatives="rare", rare_max_raters=2)
+    p = build_pairs(ratings, ratings.users, s, for_loss="mnrl")
+    assert len(p) > 0
+    assert set(p.negative.tolist()) <= {10, 11}  # 12 has too many raters, 1-3 are anchors
+    assert len(set(p.negative.tolist())) == 2  # drawn at random, not one fixed anime
+    none = PairSettings(recipe="jaccard", hard_negatives="rare", rare_max_raters=0)
+    with pytest.raises(AnimerecError, match="rare"):
+        build_pairs(ratings, ratings.users, none, for_loss="mnrl")
+
+
 def test_mined_negatives_are_close_for_the_encoder_but_not_co_liked():
     pairs = TrainingPairs(
         anchor=np.array([1, 1]),
