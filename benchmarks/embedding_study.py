@@ -14,7 +14,8 @@ reused; delete ``WS/study/<step>/<label>.json`` to redo one):
     $S dev LABEL... [--hybrid]      # content (and hybrid) on the DEV protocol's test users
     $S dev-both LABEL...            # hybrid with base MiniLM and LABEL as two content members
     $S coldstart LABEL...           # the cold-start item test
-    $S coldscore LABEL...           # cold-start items by plain similarity rules (diagnosis)
+    $S coldscore [--val] LABEL...   # cold-start items by the content recommender and plain
+                                    # similarity rules; A+B = both spaces; --val: validation users
     $S onnx base@128                # int8 vs fp32: vector agreement and content NDCG@10
     $S rated mpnet@128 base@128     # content over rated anime only (for slow embedders)
     $S report                       # markdown tables (+ NPS-by-rank plot in WS/study/)
@@ -45,6 +46,7 @@ from animerec.finetune import FinetuneSettings, PairSettings, finetune, read_man
 from animerec.workspace import Workspace, write_json
 
 COLD_SEED = 7
+VAL_COLD_SEED = 8
 COLD_FRAC = 0.1
 STEPS = 200
 """Optimiser steps of a study run (batch 32: 6,400 pairs). Fixed steps, not a time budget, so a
@@ -140,6 +142,10 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "cold-ad256-k3": ad("mnrl", TEACHER, seq=256, users="cold"),
     "cold-ad256-ep5": ad("mnrl", K10, seq=256, users="cold", epochs=5.0),
     "cold-ad256-rare": ad("mnrl", replace(K10, hard_negatives="rare"), seq=256, users="cold"),
+    # --- cold-start, validation: trained without the cold and the validation-cold anime, on the
+    # validation split's training users (choosing a recipe and a rule for new anime) -------------
+    "vcold-ad256": ad("mnrl", K10, seq=256, users="vcold"),
+    "vcold-ad256-rare": ad("mnrl", replace(K10, hard_negatives="rare"), seq=256, users="vcold"),
 }
 
 
@@ -171,6 +177,10 @@ class Study:
         if users == "cold":
             keep = ~np.isin(self.ratings.anime_id, self.cold_items())
             return self.ratings.take(keep), self.split.train_users
+        if users == "vcold":
+            gone = np.union1d(self.cold_items(), self.val_cold_items())
+            keep = ~np.isin(self.ratings.anime_id, gone)
+            return self.ratings.take(keep), self.val_cold_split().train_users
         raise ValueError(users)
 
     def selection_split(self) -> Split:
@@ -183,21 +193,38 @@ class Study:
         n = round(COLD_FRAC * len(ids))
         return np.sort(np.random.default_rng(COLD_SEED).choice(ids, n, replace=False))
 
+    def val_cold_items(self) -> np.ndarray:
+        """Another seeded 10% of the catalog (outside the cold anime): the validation users'
+        new anime, so choices about cold start are made without the test users."""
+        ids = np.setdiff1d(self.catalog.anime_ids, self.cold_items())
+        n = round(COLD_FRAC * len(self.catalog.anime_ids))
+        return np.sort(np.random.default_rng(VAL_COLD_SEED).choice(ids, n, replace=False))
+
+    def val_cold_split(self) -> Split:
+        """The validation split of the cold split's training users, with every rating of the
+        validation-cold anime removed from its training part and from its users' histories."""
+        cold_train = self.split.train.take(~np.isin(self.split.train.anime_id, self.cold_items()))
+        return _without(validation_split(cold_train), self.val_cold_items())
+
     def cold_split(self) -> Split:
         """The DEV split with every rating of the cold anime removed from training and from the
         test users' histories (their held-out ratings stay: they are the answers)."""
-        cold = self.cold_items()
-        s = self.split
-        history = s.history.take(~np.isin(s.history.anime_id, cold))
-        users = np.intersect1d(s.test_users, history.users)
-        heldout = s.heldout.take(np.isin(s.heldout.user_id, users))
-        return Split(
-            train_users=s.train_users,
-            test_users=users,
-            train=s.train.take(~np.isin(s.train.anime_id, cold)),
-            history=history.take(np.isin(history.user_id, users)),
-            heldout=heldout,
-        )
+        return _without(self.split, self.cold_items())
+
+
+def _without(s: Split, cold: np.ndarray) -> Split:
+    """``s`` with every rating of ``cold`` removed from training and from the histories (the
+    held-out ones stay: they are the answers); users left without a history are dropped."""
+    history = s.history.take(~np.isin(s.history.anime_id, cold))
+    users = np.intersect1d(s.test_users, history.users)
+    heldout = s.heldout.take(np.isin(s.heldout.user_id, users))
+    return Split(
+        train_users=s.train_users,
+        test_users=users,
+        train=s.train.take(~np.isin(s.train.anime_id, cold)),
+        history=history.take(np.isin(history.user_id, users)),
+        heldout=heldout,
+    )
 
 
 def parse_label(label: str) -> tuple[str, int | None]:
@@ -579,45 +606,69 @@ def coldstart(study: Study, labels: list[str], cf: bool) -> None:
         _evaluate(study, label, "coldstart", ["content"], study.ratings, split, tune=True)
 
 
-COLD_SCORERS = ("centroid", "max", "top3")
+COLD_RULES = ("content", "centroid", "max", "top3")
 
 
-def coldscore(study: Study, labels: list[str]) -> None:
-    """Cold-start items ranked by plain similarity rules instead of the content recommender:
-    each cold anime scored by its similarity to the mean of the user's promoted anime
+def label_vectors(study: Study, label: str) -> np.ndarray:
+    """Unit vectors of the catalog for ``label``; ``A+B`` concatenates A's and B's (each half
+    weighted equally, so a pair's cosine is the mean of the two spaces' cosines)."""
+    from animerec.recommend.content import ContentRecommender
+
+    parts = []
+    for part in label.split("+"):
+        name, seq = parse_label(part)
+        params = ContentRecommender.Params(
+            embedder=name, max_seq_length=seq, workspace=str(study.ws.root)
+        )
+        parts.append(ContentRecommender(params).catalog_vectors(study.catalog))
+    return (np.hstack(parts) / np.sqrt(len(parts))).astype(np.float32)
+
+
+def coldscore(study: Study, labels: list[str], val: bool = False) -> None:
+    """Cold-start items ranked by the content recommender (3 neighbours, promoters ≥ 9: the
+    values tuning picks on the cold split for every embedder) and by plain similarity rules: each
+    cold anime scored by its similarity to the mean of the user's promoted anime
     (``centroid``), to the closest one (``max``) or by the sum of its 3 highest similarities
-    (``top3``). Diagnoses where a fine-tuned space differs from the base one on new anime."""
+    (``top3``). With ``val``, on the validation users of the training users, whose new anime are
+    a second seeded 10% (``vcold-*`` models never saw them): where a rule and a recipe for new
+    anime are chosen before the test users are looked at."""
     from animerec.data.ratings import histories_from_ratings
     from animerec.evaluate.metrics import lookup_heldout, ranking_metrics
     from animerec.recommend.base import mask_seen, top_k
     from animerec.recommend.content import ContentRecommender
 
-    split, cat = study.cold_split(), study.catalog
+    step = "coldscore-val" if val else "coldscore"
+    split, cat = (study.val_cold_split() if val else study.cold_split()), study.catalog
     cold_ids = np.setdiff1d(cat.anime_ids, np.unique(split.train.anime_id))
     cold = np.isin(cat.anime_ids, cold_ids)
     users, hist = histories_from_ratings(split.history)
     for label in labels:
-        target = pending(study, "coldscore", label)
+        tuned = [p for p in label.split("+") if parse_label(p)[1] is None]
+        if val and any(not p.startswith("vcold-") for p in tuned):
+            sys.exit(f"{label}: validation needs vcold-* models (the others saw its users)")
+        target = pending(study, step, label)
         if target is None:
             continue
-        name, seq = parse_label(label)
-        params = ContentRecommender.Params(
-            embedder=name, max_seq_length=seq, workspace=str(study.ws.root)
-        )
-        model = ContentRecommender(params).fit(split.train, cat)
+        vectors = label_vectors(study, label)
+        params = ContentRecommender.Params(neighbours=3, min_rating=9)
+        model = ContentRecommender(params, vectors=vectors).fit(split.train, cat)
         row, pos = model.liked(hist)
-        vectors, cold_vectors = model.vectors, model.vectors[cold]
-        out: dict[str, Any] = {"label": label, "step": "coldscore", "per_user_cold": {}}
-        for how in COLD_SCORERS:
-            scores = np.full((len(hist), len(cat)), -np.inf, np.float32)
-            for u in range(len(hist)):
-                sims = vectors[pos[row == u]] @ cold_vectors.T  # [promoted, cold]
-                if how == "centroid":
-                    scores[u, cold] = sims.mean(axis=0)
-                elif how == "max":
-                    scores[u, cold] = sims.max(axis=0)
-                else:
-                    scores[u, cold] = np.sort(sims, axis=0)[-3:].sum(axis=0)
+        cold_vectors = vectors[cold]
+        out: dict[str, Any] = {"label": label, "step": step, "per_user_cold": {}}
+        for how in COLD_RULES:
+            if how == "content":
+                scores = model.score(hist)
+                scores[:, ~cold] = -np.inf
+            else:
+                scores = np.full((len(hist), len(cat)), -np.inf, np.float32)
+                for u in range(len(hist)):
+                    sims = vectors[pos[row == u]] @ cold_vectors.T  # [promoted, cold]
+                    if how == "centroid":
+                        scores[u, cold] = sims.mean(axis=0)
+                    elif how == "max":
+                        scores[u, cold] = sims.max(axis=0)
+                    else:
+                        scores[u, cold] = np.sort(sims, axis=0)[-3:].sum(axis=0)
             mask_seen(scores, hist, cat)
             ids = cat.anime_ids[top_k(scores, 10)]
             look = lookup_heldout(ids, split.heldout, users, relevant_items=cold_ids)
@@ -626,8 +677,8 @@ def coldscore(study: Study, labels: list[str]) -> None:
                 "users": m.users.tolist(), "ndcg": m.ndcg.tolist(), "hr": m.hr.tolist()
             }  # fmt: skip
             print(
-                f"coldscore {label} {how}: cold NDCG@10 {m.ndcg.mean():.4f}  "
-                f"HR@10 {m.hr.mean():.3f}",
+                f"{step} {label} {how}: cold NDCG@10 {m.ndcg.mean():.4f}  "
+                f"HR@10 {m.hr.mean():.3f}  ({len(m.users)} users)",
                 flush=True,
             )
         write_json(target, out)
@@ -682,6 +733,11 @@ def _row(label: str, r: dict, base: dict | None, model: str, data: dict) -> str:
     )
 
 
+def _label_seq(study: Study, label: str) -> int | None:
+    seq = parse_label(label)[1]
+    return seq if seq is not None else _model_manifest(study, label).get("max_seq_length")
+
+
 def _cold_delta(study: Study, cold: dict, label: str, data: dict, model: str) -> str:
     """Paired Δ cold NDCG@10 of a fine-tuned model vs base MiniLM at its sequence length."""
     seq = _model_manifest(study, label).get("max_seq_length")
@@ -729,17 +785,19 @@ def report(study: Study, base_label: str) -> None:
                     f"{_cold_delta(study, cold, label, data, r['model'])} | {_ci(c['hr'])} | "
                     f"{c['n_users_served']} | {c['n_heldout_relevant']} |"
                 )
-    scored = _load(study, "coldscore")
-    if scored:
-        print("\n### cold-start items by plain similarity rules (coldscore)\n")
-        print("| run | rule | cold NDCG@10 | paired Δ vs base MiniLM, same length |")
+    for step in ("coldscore-val", "coldscore"):
+        scored = _load(study, step)
+        if not scored:
+            continue
+        print(f"\n### cold-start items by rule ({step})\n")
+        print("| run | rule | cold NDCG@10 | paired Δ vs base MiniLM, same length and rule |")
         print("|---|---|---|---|")
         for label, data in scored.items():
-            seq = _model_manifest(study, label).get("max_seq_length")
-            base = scored.get(f"base@{seq}") if seq else None
+            seqs = {_label_seq(study, p) for p in label.split("+")}
+            base = scored.get(f"base@{seqs.pop()}") if len(seqs) == 1 else None
             for how, per_user in data["per_user_cold"].items():
                 delta = "–"
-                if base is not None:
+                if base is not None and base is not data and how in base["per_user_cold"]:
                     d, lo, hi = paired_delta(base["per_user_cold"][how], per_user)
                     delta = f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]"
                 print(f"| {label} | {how} | {np.mean(per_user['ndcg']):.3f} | {delta} |")
@@ -814,6 +872,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("names", nargs="*")
     ap.add_argument("--hybrid", action="store_true", help="dev: also the hybrid with each embedder")
     ap.add_argument("--cf", action="store_true", help="coldstart: also EASE, ALS and popularity")
+    ap.add_argument("--val", action="store_true", help="coldscore: on the validation users")
     ap.add_argument("--device", default=None, help="encode: cpu, cuda… (default cpu)")
     ap.add_argument("--base", default="base@128", help="report: the label deltas are taken against")
     ap.add_argument("--source", default="base@256", help="extend: the shorter length to copy from")
@@ -851,7 +910,7 @@ def main(argv: list[str] | None = None) -> None:
     elif a.step == "coldstart":
         coldstart(study, a.names, a.cf)
     elif a.step == "coldscore":
-        coldscore(study, a.names)
+        coldscore(study, a.names, a.val)
     else:
         report(study, a.base)
 
