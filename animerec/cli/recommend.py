@@ -198,6 +198,12 @@ def recommend(
             "--embedder", help="Embedder of content and hybrid (minilm, mpnet, a fine-tuned name)."
         ),
     ] = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            "--backend", help="How content and hybrid run the embedder: torch, onnx or onnx-int8."
+        ),
+    ] = None,
     exclude_seen: Annotated[
         bool,
         typer.Option(
@@ -213,6 +219,7 @@ def recommend(
     from rich.console import Console
 
     from animerec.data.catalog import Catalog
+    from animerec.embed.registry import check_backend
     from animerec.recommend.store import fitted, model_class
 
     if (history is None) == (not liked):
@@ -224,6 +231,8 @@ def recommend(
     if not 0.0 <= explore <= 1.0:
         raise AnimerecError(f"--explore must be in [0, 1], got {explore}")
     model_class(model)  # unknown names fail before any work
+    if backend is not None:
+        check_backend(backend)
 
     w = workspace(ws)
     w.require_ingested()
@@ -241,7 +250,12 @@ def recommend(
         users, histories = np.array([0]), [History.of(ids)]
 
     rec_model = fitted(
-        w, model, embedder=embedder, refit=refit, log=lambda m: err.print(f"[dim]{m}[/dim]")
+        w,
+        model,
+        {"backend": backend} if backend is not None else None,
+        embedder=embedder,
+        refit=refit,
+        log=lambda m: err.print(f"[dim]{m}[/dim]"),
     )
     recs = _recommend_all(rec_model, histories, k, explore, exclude_seen)
     recs = _popular_fill(recs, histories, k, exclude_seen, w, catalog)

