@@ -144,6 +144,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "cold-ad256-rare": ad("mnrl", replace(K10, hard_negatives="rare"), seq=256, users="cold"),
     # --- cold-start, validation: trained without the cold and the validation-cold anime, on the
     # validation split's training users (choosing a recipe and a rule for new anime) -------------
+    "vcold-ease128": cfg("mnrl", TEACHER, users="vcold"),
     "vcold-ad256": ad("mnrl", K10, seq=256, users="vcold"),
     "vcold-ad256-rare": ad("mnrl", replace(K10, hard_negatives="rare"), seq=256, users="vcold"),
 }

@@ -371,7 +371,12 @@ class OnnxEmbedder(Embedder):
 
         groups = self.micro_batches(lengths, batch_size)
         show = self.progress if self.progress is not None else len(texts) >= PROGRESS_MIN_TEXTS
-        with ThreadPoolExecutor(self.workers) as pool_:  # onnxruntime releases the GIL
+        workers = min(self.workers, len(groups))
+        if workers == 1:  # a query or two: no thread pool to start
+            for group in tqdm(groups, desc="Batches", disable=not show):
+                run(group)
+            return out
+        with ThreadPoolExecutor(workers) as pool_:  # onnxruntime releases the GIL
             done = pool_.map(run, groups)
             for _ in tqdm(done, total=len(groups), desc="Batches", disable=not show):
                 pass
