@@ -263,17 +263,23 @@ def train(study: Study, names: list[str]) -> None:
         )
 
 
+def _user_metrics(
+    ids: np.ndarray, split: Split, users: np.ndarray, k: int = 10, cold: np.ndarray | None = None
+) -> dict[str, list]:
+    """Each counted user's NDCG and HR of the lists ``ids`` (for paired deltas); with ``cold``
+    (the cold-start anime), against the relevant cold ones only."""
+    from animerec.evaluate.metrics import lookup_heldout, ranking_metrics
+
+    m = ranking_metrics(lookup_heldout(ids, split.heldout, users, relevant_items=cold), users, k)
+    return {"users": m.users.tolist(), "ndcg": m.ndcg.tolist(), "hr": m.hr.tolist()}
+
+
 def _per_user(
     result, split: Split, users: np.ndarray, k: int = 10, cold: np.ndarray | None = None
 ) -> dict[str, list]:
-    """Each counted user's NDCG and HR (for paired deltas); with ``cold`` (the cold-start anime),
-    of the lists drawn among cold-start items, against the relevant cold ones."""
-    from animerec.evaluate.metrics import lookup_heldout, ranking_metrics
-
+    """:func:`_user_metrics` of a result's lists (its cold-start lists with ``cold``)."""
     ids = result.recommended if cold is None else result.recommended_cold
-    look = lookup_heldout(ids, split.heldout, users, relevant_items=cold)
-    m = ranking_metrics(look, users, k)
-    return {"users": m.users.tolist(), "ndcg": m.ndcg.tolist(), "hr": m.hr.tolist()}
+    return _user_metrics(ids, split, users, k, cold)
 
 
 def _evaluate(
@@ -634,7 +640,6 @@ def coldscore(study: Study, labels: list[str], val: bool = False) -> None:
     a second seeded 10% (``vcold-*`` models never saw them): where a rule and a recipe for new
     anime are chosen before the test users are looked at."""
     from animerec.data.ratings import histories_from_ratings
-    from animerec.evaluate.metrics import lookup_heldout, ranking_metrics
     from animerec.recommend.base import mask_seen, top_k
     from animerec.recommend.content import ContentRecommender
 
@@ -672,14 +677,10 @@ def coldscore(study: Study, labels: list[str], val: bool = False) -> None:
                         scores[u, cold] = np.sort(sims, axis=0)[-3:].sum(axis=0)
             mask_seen(scores, hist, cat)
             ids = cat.anime_ids[top_k(scores, 10)]
-            look = lookup_heldout(ids, split.heldout, users, relevant_items=cold_ids)
-            m = ranking_metrics(look, users, 10)
-            out["per_user_cold"][how] = {
-                "users": m.users.tolist(), "ndcg": m.ndcg.tolist(), "hr": m.hr.tolist()
-            }  # fmt: skip
+            m = out["per_user_cold"][how] = _user_metrics(ids, split, users, cold=cold_ids)
             print(
-                f"{step} {label} {how}: cold NDCG@10 {m.ndcg.mean():.4f}  "
-                f"HR@10 {m.hr.mean():.3f}  ({len(m.users)} users)",
+                f"{step} {label} {how}: cold NDCG@10 {np.mean(m['ndcg']):.4f}  "
+                f"HR@10 {np.mean(m['hr']):.3f}  ({len(m['users'])} users)",
                 flush=True,
             )
         write_json(target, out)
