@@ -16,6 +16,7 @@ reused; delete ``WS/study/<step>/<label>.json`` to redo one):
     $S coldstart LABEL...           # the cold-start item test
     $S coldscore [--val] LABEL...   # cold-start items by the content recommender and plain
                                     # similarity rules; A+B = both spaces; --val: validation users
+    $S coldfolds base@256 ad256-rare  # the cold-start test over a 10-fold partition of the catalog
     $S onnx base@128                # int8 vs fp32: vector agreement and content NDCG@10
     $S rated mpnet@128 base@128     # content over rated anime only (for slow embedders)
     $S report                       # markdown tables (+ NPS-by-rank plot in WS/study/)
@@ -48,6 +49,9 @@ from animerec.workspace import Workspace, write_json
 COLD_SEED = 7
 VAL_COLD_SEED = 8
 COLD_FRAC = 0.1
+FOLDS = 10
+FOLD_SEED = 9
+"""The k-fold cold-start test: the catalog split into ``FOLDS`` seeded parts, each in turn new."""
 STEPS = 200
 """Optimiser steps of a study run (batch 32: 6,400 pairs). Fixed steps, not a time budget, so a
 run does not depend on how busy the machine was."""
@@ -149,6 +153,21 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "vcold-ad256-rare": ad("mnrl", replace(K10, hard_negatives="rare"), seq=256, users="vcold"),
 }
 
+# --- k-fold cold start: a recipe trained once per fold (``fold<f>-<recipe>``) without that fold ---
+FOLD_RECIPES: dict[str, Any] = {
+    "ad256": lambda users: ad("mnrl", K10, seq=256, users=users),
+    "ad256-rare": lambda users: ad(
+        "mnrl", replace(K10, hard_negatives="rare"), seq=256, users=users
+    ),
+    "ad384": lambda users: ad("mnrl", K10, seq=384, users=users),
+    "ad384-rare": lambda users: ad(  # the default recipe (scripts/main.sh)
+        "mnrl", replace(K10, hard_negatives="rare"), seq=384, users=users
+    ),
+}
+for _f in range(FOLDS):
+    for _recipe, _make in FOLD_RECIPES.items():
+        CONFIGS[f"fold{_f}-{_recipe}"] = _make(f"fold{_f}")
+
 
 def ensure_registered() -> None:
     """Content and hybrid under their names in the recommender registry (if not there yet)."""
@@ -182,6 +201,9 @@ class Study:
             gone = np.union1d(self.cold_items(), self.val_cold_items())
             keep = ~np.isin(self.ratings.anime_id, gone)
             return self.ratings.take(keep), self.val_cold_split().train_users
+        if users.startswith("fold"):
+            keep = ~np.isin(self.ratings.anime_id, self.fold_items(int(users[4:])))
+            return self.ratings.take(keep), self.split.train_users
         raise ValueError(users)
 
     def selection_split(self) -> Split:
@@ -206,6 +228,15 @@ class Study:
         validation-cold anime removed from its training part and from its users' histories."""
         cold_train = self.split.train.take(~np.isin(self.split.train.anime_id, self.cold_items()))
         return _without(validation_split(cold_train), self.val_cold_items())
+
+    def fold_items(self, fold: int) -> np.ndarray:
+        """Fold ``fold`` of a seeded partition of the catalog into ``FOLDS`` parts."""
+        perm = np.random.default_rng(FOLD_SEED).permutation(self.catalog.anime_ids)
+        return np.sort(perm[fold::FOLDS])
+
+    def fold_split(self, fold: int) -> Split:
+        """The DEV split without every rating of fold ``fold``'s anime (as :meth:`cold_split`)."""
+        return _without(self.split, self.fold_items(fold))
 
     def cold_split(self) -> Split:
         """The DEV split with every rating of the cold anime removed from training and from the
@@ -686,6 +717,68 @@ def coldscore(study: Study, labels: list[str], val: bool = False) -> None:
         write_json(target, out)
 
 
+def coldfolds(study: Study, labels: list[str]) -> None:
+    """The cold-start item test repeated over a partition of the catalog: each of ``FOLDS``
+    seeded parts in turn loses every rating (training, teacher, tuning, histories) and is ranked
+    among the anime no training user rated, by the content recommender (3 neighbours, promoters
+    ≥ 9, as in :func:`coldscore`). Every relevant held-out anime is new in exactly one fold, so
+    the comparison rests on ~10× the users of the single split. A LABEL is ``base@N`` or a
+    recipe of :data:`FOLD_RECIPES`, trained once per fold as ``fold<f>-<recipe>``."""
+    from animerec.data.ratings import histories_from_ratings
+    from animerec.recommend.base import mask_seen, top_k
+    from animerec.recommend.content import ContentRecommender
+
+    cat = study.catalog
+    for label in labels:
+        if parse_label(label)[1] is None and label not in FOLD_RECIPES:
+            sys.exit(f"{label}: not base@N / mpnet@N nor one of {', '.join(FOLD_RECIPES)}")
+        target = study.out / "coldfolds" / f"{label}.json"
+        done = json.loads(target.read_text()) if target.exists() else {"label": label, "folds": []}
+        for f in range(len(done["folds"]), FOLDS):
+            model_label = label if parse_label(label)[1] is not None else f"fold{f}-{label}"
+            if model_label not in CONFIGS and parse_label(label)[1] is None:
+                sys.exit(f"unknown configuration {model_label}")
+            if parse_label(label)[1] is None:
+                train(study, [model_label])
+            split = study.fold_split(f)
+            cold_ids = np.setdiff1d(cat.anime_ids, np.unique(split.train.anime_id))
+            users, hist = histories_from_ratings(split.history)
+            vectors = label_vectors(study, model_label)
+            params = ContentRecommender.Params(neighbours=3, min_rating=9)
+            scores = ContentRecommender(params, vectors=vectors).fit(split.train, cat).score(hist)
+            scores[:, ~np.isin(cat.anime_ids, cold_ids)] = -np.inf
+            mask_seen(scores, hist, cat)
+            m = _user_metrics(cat.anime_ids[top_k(scores, 10)], split, users, cold=cold_ids)
+            done["folds"].append(m)
+            write_json(target, done)
+            print(
+                f"coldfolds {label} fold {f}: cold NDCG@10 {np.mean(m['ndcg']):.4f}  "
+                f"HR@10 {np.mean(m['hr']):.3f}  ({len(m['users'])} users)",
+                flush=True,
+            )
+
+
+def pooled_delta(
+    a: list[dict], b: list[dict], metric: str = "ndcg", n: int = 1000, seed: int = SEED
+) -> tuple[float, float, float, int]:
+    """Mean difference b − a over every (fold, user) both counted, with a 95% bootstrap CI that
+    resamples users (a user's folds stay together: they share one history); and the unit count."""
+    users, diffs = [], []
+    for fa, fb in zip(a, b, strict=False):
+        common, ia, ib = np.intersect1d(fa["users"], fb["users"], return_indices=True)
+        users.append(common)
+        diffs.append(np.asarray(fb[metric])[ib] - np.asarray(fa[metric])[ia])
+    u, d = np.concatenate(users), np.concatenate(diffs)
+    if len(d) == 0:
+        return float("nan"), float("nan"), float("nan"), 0
+    ids, inv = np.unique(u, return_inverse=True)
+    sums, counts = np.bincount(inv, d), np.bincount(inv)
+    idx = np.random.default_rng(seed).integers(0, len(ids), (n, len(ids)))
+    means = sums[idx].sum(axis=1) / counts[idx].sum(axis=1)
+    lo, hi = np.quantile(means, [0.025, 0.975])
+    return float(d.mean()), float(lo), float(hi), len(d)
+
+
 # --- the report ------------------------------------------------------------------------------------
 def _load(study: Study, step: str) -> dict[str, dict]:
     folder = study.out / step
@@ -803,7 +896,35 @@ def report(study: Study, base_label: str) -> None:
                     d, lo, hi = paired_delta(base["per_user_cold"][how], per_user)
                     delta = f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]"
                 print(f"| {label} | {how} | {np.mean(per_user['ndcg']):.3f} | {delta} |")
+    report_folds(study)
     plot_buckets(study)
+
+
+def report_folds(study: Study) -> None:
+    """The k-fold cold-start table: pooled over folds, Δ vs base MiniLM at the same length."""
+    runs = _load(study, "coldfolds")
+    if not runs:
+        return
+    print(f"\n### cold-start items over {FOLDS} folds of the catalog (coldfolds)\n")
+    print(
+        "| run | folds | (fold, user) units | cold NDCG@10 | cold HR@10 | "
+        "pooled Δ NDCG vs base MiniLM, same length [95% CI, users resampled] |"
+    )
+    print("|---|---|---|---|---|---|")
+    for label, data in runs.items():
+        folds = data["folds"]
+        seq = _label_seq(study, label if "@" in label else f"fold0-{label}")
+        base = runs.get(f"base@{seq}")
+        delta = "–"
+        if base is not None and base is not data:
+            d, lo, hi, _ = pooled_delta(base["folds"], folds)
+            delta = f"{d:+.4f} [{lo:+.4f}, {hi:+.4f}]"
+        ndcg = np.concatenate([f["ndcg"] for f in folds])
+        hr = np.concatenate([f["hr"] for f in folds])
+        print(
+            f"| {label} | {len(folds)} | {len(ndcg):,} | {ndcg.mean():.4f} | {hr.mean():.3f} | "
+            f"{delta} |"
+        )
 
 
 def plot_buckets(study: Study) -> None:
@@ -865,6 +986,7 @@ def main(argv: list[str] | None = None) -> None:
             "dev",
             "coldstart",
             "coldscore",
+            "coldfolds",
             "dev-both",
             "onnx",
             "rated",
@@ -913,6 +1035,8 @@ def main(argv: list[str] | None = None) -> None:
         coldstart(study, a.names, a.cf)
     elif a.step == "coldscore":
         coldscore(study, a.names, a.val)
+    elif a.step == "coldfolds":
+        coldfolds(study, a.names)
     else:
         report(study, a.base)
 
