@@ -130,11 +130,21 @@ def _popular_fill(recs: list, histories: Sequence, k: int, exclude_seen: bool, w
     return recs
 
 
-def _recommend_all(model, histories: Sequence, k: int, explore: float, exclude_seen: bool) -> list:
+def _recommend_all(
+    model, histories: Sequence, k: int, explore: float, exclude_seen: bool, spread=None
+) -> list:
+    from animerec.recommend.spread import new_exposure
+
+    exposure = new_exposure(len(model.catalog)) if spread is not None else None
     out = []
     for s in range(0, len(histories), BATCH_USERS):
         out += model.recommend(
-            histories[s : s + BATCH_USERS], k, exclude_seen=exclude_seen, explore=explore
+            histories[s : s + BATCH_USERS],
+            k,
+            exclude_seen=exclude_seen,
+            explore=explore,
+            spread=spread,
+            exposure=exposure,
         )
     return out
 
@@ -210,6 +220,14 @@ def recommend(
             "--exclude-seen/--include-seen", help="Leave out anime already in the history."
         ),
     ] = True,
+    spread: Annotated[
+        bool,
+        typer.Option(
+            "--spread",
+            help="--history: spread the batch's lists over more of the catalog (each list keeps "
+            "its first 8; the other slots take the user's top-40 anime recommended least so far).",
+        ),
+    ] = False,
     refit: Annotated[
         bool, typer.Option("--refit", help="Fit the model again even if a fit is saved.")
     ] = False,
@@ -230,6 +248,8 @@ def recommend(
         raise AnimerecError(f"--k must be >= 1, got {k}")
     if not 0.0 <= explore <= 1.0:
         raise AnimerecError(f"--explore must be in [0, 1], got {explore}")
+    if spread and explore > 0:
+        raise AnimerecError("choose --explore (within each list) or --spread (over the batch)")
     model_class(model)  # unknown names fail before any work
     if backend is not None:
         check_backend(backend)
@@ -257,7 +277,10 @@ def recommend(
         refit=refit,
         log=lambda m: err.print(f"[dim]{m}[/dim]"),
     )
-    recs = _recommend_all(rec_model, histories, k, explore, exclude_seen)
+    from animerec.recommend.spread import Spread
+
+    settings = Spread() if spread else None
+    recs = _recommend_all(rec_model, histories, k, explore, exclude_seen, settings)
     recs = _popular_fill(recs, histories, k, exclude_seen, w, catalog)
 
     if history is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ def metrics_dict(ev: Evaluation, extra: dict[str, Any] | None = None) -> dict[st
                 "n_bootstrap": s.n_bootstrap,
                 "ci_level": 0.95,
                 "tuned": s.tune,
+                "spread": asdict(s.spread) if s.spread is not None else None,
                 "models": [r.model for r in ev.results],
             },
             "split": ev.split,
@@ -95,6 +97,17 @@ def render_markdown(ev: Evaluation, title: str = "Evaluation") -> str:
         f"{sp['n_counted_users'] or 0:,} have ≥ 1 relevant held-out item (rating ≥ 9) and count for "
         f"ranking metrics. k = {k}; 95% CIs from {s.n_bootstrap:,} bootstrap resamples of users "
         f"(seed {s.seed}). Data fingerprint `{ev.data_fingerprint}`.",
+        *(
+            [
+                "",
+                f"**Spread over the catalog**: every list keeps its first {s.spread.keep} anime; "
+                f"each other slot takes, from the user's own top {s.spread.window}, the anime "
+                "recommended least to the other test users so far (seed "
+                f"{s.spread.seed}; `animerec.recommend.spread`).",
+            ]
+            if s.spread is not None
+            else []
+        ),
         "",
         "## Accuracy and beyond",
         "",

@@ -42,6 +42,8 @@ from animerec.evaluate.split import SEED, Split, protocol_split
 from animerec.evaluate.tune import Tuning, data_fingerprint, tune
 from animerec.recommend.base import Recommender
 from animerec.recommend.hybrid import FitPool
+from animerec.recommend.spread import Spread
+from animerec.recommend.spread import spread as spread_lists
 from animerec.workspace import Workspace
 
 BATCH_USERS = 2048
@@ -60,6 +62,8 @@ class EvalSettings:
     n_bootstrap: int = 1000
     tune: bool = True
     retune: bool = False
+    spread: Spread | None = None
+    """Spread every model's lists over the catalog across the test users (the batch)."""
 
 
 @dataclass
@@ -172,14 +176,16 @@ def _recommend(
     *,
     explore: float = 0.0,
     candidates: np.ndarray | None = None,
+    spread: Spread | None = None,
 ) -> np.ndarray:
-    """Top-k ids through :meth:`Recommender.recommend` itself, in blocks of users."""
+    """Top-k ids through :meth:`Recommender.recommend` itself, in blocks of users (one block
+    when spreading: the batch is what is spread)."""
     parts = []
-    for s in range(0, len(histories), BATCH_USERS):
-        block = histories[s : s + BATCH_USERS]
-        parts.append(
-            id_matrix(model.recommend(block, k, explore=explore, candidates=candidates), k)
-        )
+    step = len(histories) if spread is not None else BATCH_USERS
+    for s in range(0, len(histories), max(step, 1)):
+        block = histories[s : s + step]
+        recs = model.recommend(block, k, explore=explore, candidates=candidates, spread=spread)
+        parts.append(id_matrix(recs, k))
     return np.concatenate(parts) if parts else np.zeros((0, k), np.int64)
 
 
@@ -210,6 +216,7 @@ def rank_lists(
     *,
     cold_mask: np.ndarray,
     explore: Sequence[float] = (0.0,),
+    spread: Spread | None = None,
 ) -> Lists:
     """Score the histories once and rank exactly as :meth:`Recommender.recommend` does —
     history excluded, ``candidates`` masking, ``top_k`` or the exploration re-ranker — but
@@ -219,7 +226,7 @@ def rank_lists(
     xs = [x for x in explore if x > 0]
     if type(model).recommend is not Recommender.recommend:
         t0 = time.perf_counter()
-        top = _recommend(model, histories, k)
+        top = _recommend(model, histories, k, spread=spread)
         rec_s = time.perf_counter() - t0
         cold = _recommend(model, histories, k, candidates=cold_mask)
         explored = {x: _recommend(model, histories, k, explore=x) for x in xs}
@@ -234,7 +241,12 @@ def rank_lists(
         t0 = time.perf_counter()
         scores = np.asarray(model.score(block), dtype=np.float32)
         mask_seen(scores, block, catalog)
-        tops.append(_ids(top_k(scores, k), scores, catalog))
+        if spread is None:
+            tops.append(_ids(top_k(scores, k), scores, catalog))
+        else:  # the candidates now, the lists once the whole batch is known
+            ranked = top_k(scores, spread.depth(k))
+            ok = np.isfinite(np.take_along_axis(scores, ranked, axis=1))
+            tops.append(np.where(ok, ranked, -1))
         rec_s += time.perf_counter() - t0
         if xs:
             from animerec.recommend.explore import rerank
@@ -246,8 +258,21 @@ def rank_lists(
         scores[:, ~cold_mask] = -np.inf
         colds.append(_ids(top_k(scores, k), scores, catalog))
     join = lambda parts: np.concatenate(parts) if parts else np.zeros((0, k), np.int64)  # noqa: E731
-    top = join(tops)
+    if spread is None:
+        top = join(tops)
+    else:
+        t0 = time.perf_counter()
+        pos = spread_lists(np.concatenate(tops), k, spread, len(catalog)) if tops else None
+        top = _ids_or_pad(pos, catalog) if pos is not None else join([])
+        rec_s += time.perf_counter() - t0
     return Lists(top, join(colds), {0.0: top, **{x: join(v) for x, v in exps.items()}}, rec_s)
+
+
+def _ids_or_pad(positions: np.ndarray, catalog: Catalog) -> np.ndarray:
+    """Catalog positions (``-1`` = none) → anime ids (PAD)."""
+    return np.where(positions >= 0, catalog.anime_ids[np.maximum(positions, 0)], PAD).astype(
+        np.int64
+    )
 
 
 def _positions(ids: np.ndarray, catalog: Catalog) -> np.ndarray:
@@ -374,7 +399,9 @@ def measure(
     fit_s = time.perf_counter() - t0
     if pool is not None and not shares:
         pool.add(model, ctx.split.train, ctx.catalog)
-    lists = rank_lists(model, ctx.histories, k, cold_mask=ctx.cold_mask, explore=s.explore)
+    lists = rank_lists(
+        model, ctx.histories, k, cold_mask=ctx.cold_mask, explore=s.explore, spread=s.spread
+    )
     ids = lists.top
 
     look = lookup_heldout(ids, ctx.split.heldout, ctx.users)
@@ -467,6 +494,7 @@ def evaluate(
     n_bootstrap: int = 1000,
     split: Split | None = None,
     keep_models: bool = False,
+    spread: Spread | None = None,
     log: Callable[[str], None] | None = None,
 ) -> Evaluation:
     """Evaluate ``models`` (registry names or unfitted :class:`Recommender` instances).
@@ -477,7 +505,8 @@ def evaluate(
     the class's ``search_space`` on training users (cached in ``WS/tuning`` when a
     ``workspace`` is given). Instances are used as they are. ``split`` overrides the protocol
     split (for tests that tamper with it); ``keep_models`` keeps the fitted models in
-    :attr:`Evaluation.models`.
+    :attr:`Evaluation.models`; ``spread`` spreads every model's lists over the catalog across
+    the test users (:mod:`animerec.recommend.spread`).
     """
     if k < 1:
         raise AnimerecError(f"k must be >= 1, got {k}")
@@ -489,7 +518,13 @@ def evaluate(
     if names:
         check_model_names(names)
     settings = EvalSettings(
-        k=k, explore=xs, seed=seed, n_bootstrap=n_bootstrap, tune=tune_models, retune=retune
+        k=k,
+        explore=xs,
+        seed=seed,
+        n_bootstrap=n_bootstrap,
+        tune=tune_models,
+        retune=retune,
+        spread=spread,
     )
     split = protocol_split(ratings, seed=seed) if split is None else split
     check_split(split)

@@ -13,6 +13,7 @@ from animerec.recommend.registry import (
     make_recommender,
     recommender_class,
 )
+from animerec.recommend.spread import Spread, new_exposure, spread
 from animerec.recommend.userknn import UserKNN
 
 __all__ = [
@@ -26,10 +27,13 @@ __all__ = [
     "Popularity",
     "Recommendation",
     "Recommender",
+    "Spread",
     "UserKNN",
     "load_recommender",
     "make_recommender",
     "mask_seen",
+    "new_exposure",
     "recommender_class",
+    "spread",
     "top_k",
 ]

@@ -13,13 +13,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, is_dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 
 from animerec.data.catalog import Catalog
 from animerec.data.ratings import History, Ratings
 from animerec.workspace import atomic_path
+
+if TYPE_CHECKING:
+    from animerec.recommend.spread import Spread
 
 
 @dataclass(frozen=True)
@@ -81,15 +84,23 @@ class Recommender(ABC):
         exclude_seen: bool = True,
         explore: float = 0.0,
         candidates: np.ndarray | None = None,
+        spread: Spread | None = None,
+        exposure: np.ndarray | None = None,
     ) -> list[list[Recommendation]]:
         """Top-``k`` recommendations per history, best first.
 
         ``exclude_seen`` drops what each history already holds; ``explore`` in [0, 1] re-ranks toward
         diverse, less popular titles (0 = pure exploitation); ``candidates`` (a boolean mask over
-        the catalog) restricts what may be recommended.
+        the catalog) restricts what may be recommended; ``spread`` re-ranks the last slots over
+        the whole batch so that it reaches more of the catalog (:mod:`animerec.recommend.spread`;
+        ``exposure`` carries its counts across the blocks of a larger batch).
         """
         if not 0.0 <= explore <= 1.0:
             raise ValueError(f"explore must be in [0, 1], got {explore}")
+        if spread is not None and explore > 0:
+            raise ValueError(
+                "choose explore (within each list) or spread (over the batch), not both"
+            )
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
         catalog = self._require_fitted()
@@ -103,11 +114,14 @@ class Recommender(ABC):
 
             top = rerank(scores, k, explore=explore, catalog=catalog, vectors=self.item_vectors())
             plain = top_k(scores, k)
+        elif spread is not None:
+            top = spread_top(scores, k, spread, exposure)
         else:
             top = top_k(scores, k)
         out = []
         for i, h in enumerate(histories):
             idx = top[i]
+            idx = idx[idx >= 0]
             idx = idx[np.isfinite(scores[i, idx])]
             ids = catalog.anime_ids[idx]
             s = scores[i, idx]
@@ -158,6 +172,18 @@ def mask_seen(scores: np.ndarray, histories: Sequence[History], catalog: Catalog
     for i, h in enumerate(histories):
         pos = catalog.positions(h.anime_ids)
         scores[i, pos[pos >= 0]] = -np.inf
+
+
+def spread_top(
+    scores: np.ndarray, k: int, settings: Spread, exposure: np.ndarray | None = None
+) -> np.ndarray:
+    """Top-``k`` positions per row after spreading the batch (``-1`` where a row has fewer
+    than ``k`` finite scores)."""
+    from animerec.recommend.spread import spread
+
+    ranked = top_k(scores, settings.depth(k))
+    ranked = np.where(np.isfinite(np.take_along_axis(scores, ranked, axis=1)), ranked, -1)
+    return spread(ranked, k, settings, scores.shape[1], exposure)
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:

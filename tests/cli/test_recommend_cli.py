@@ -78,6 +78,31 @@ def test_batch_contract(ws: Workspace, tmp_path: Path, monkeypatch, capsys) -> N
     assert set(r[r.user_id == 7].anime_id) & {1, 19}
 
 
+def test_batch_spread(ws: Workspace, tmp_path: Path, monkeypatch, capsys) -> None:
+    """--spread: the same users, lists keep their head and the batch reaches more anime."""
+    rows = ["user_id,anime_id,rating"]
+    for u in range(30):  # 30 users with overlapping tastes
+        rows += [f"{u},{a},{10 - (u + a) % 3}" for a in (1, 5, 6, 19, 30)[: 2 + u % 4]]
+    h = write_h(tmp_path / "H.csv", "\n".join(rows) + "\n")
+    plain, spread = tmp_path / "plain.csv", tmp_path / "spread.csv"
+    for out, extra in ((plain, ()), (spread, ("--spread",))):
+        code, _, err = run(
+            monkeypatch, capsys, "--history", str(h), "--k", "10", "--model", "ease",
+            "--out", str(out), "-w", str(ws.root), *extra,
+        )  # fmt: skip
+        assert code == 0, err
+    p, s = pd.read_csv(plain), pd.read_csv(spread)
+    assert len(p) == len(s) == 300
+    assert s.anime_id.nunique() > p.anime_id.nunique()
+    head = lambda r: r[r["rank"] <= 8].sort_values(["user_id", "rank"]).anime_id.tolist()  # noqa: E731
+    assert head(p) == head(s)
+    code, _, err = run(
+        monkeypatch, capsys, "--history", str(h), "--out", str(spread), "--spread",
+        "--explore", "0.3", "-w", str(ws.root),
+    )  # fmt: skip
+    assert code == 1 and "--explore" in err and "--spread" in err
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

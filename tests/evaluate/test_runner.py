@@ -215,6 +215,38 @@ def test_rank_lists_equals_recommend(synth, name) -> None:
     assert (lists.top != -1).any() and (lists.cold[:, 0] != -1).any()
 
 
+@pytest.mark.parametrize("name", ["itemknn", "ease"])
+def test_spread_lists_equal_recommend_over_the_batch_and_cover_more(synth, name) -> None:
+    """Spread in the fast path = Recommender.recommend(spread=…) over the same batch; it keeps
+    each list's head, draws the rest from the user's own top window and reaches more anime."""
+    from animerec.data.ratings import histories_from_ratings
+    from animerec.evaluate.metrics import id_matrix
+    from animerec.evaluate.runner import rank_lists
+    from animerec.recommend import Spread
+    from animerec.recommend.registry import make_recommender
+
+    ratings, catalog = synth
+    split = protocol_split(ratings)
+    _, hists = histories_from_ratings(split.history)
+    model = make_recommender(name).fit(split.train, catalog)
+    cold = ~np.isin(catalog.anime_ids, split.train.anime_id)
+    s = Spread(keep=3, window=12)
+    lists = rank_lists(model, hists, 6, cold_mask=cold, spread=s)
+    assert np.array_equal(lists.top, id_matrix(model.recommend(hists, 6, spread=s), 6))
+    plain = id_matrix(model.recommend(hists, 6), 6)
+    window = id_matrix(model.recommend(hists, 12), 12)
+    assert np.array_equal(lists.top[:, :3], plain[:, :3])
+    assert all(set(t) <= set(w) for t, w in zip(lists.top, window, strict=True))
+    assert len(np.unique(lists.top)) > len(np.unique(plain))
+    ev = evaluate([name], ratings, catalog, k=6, n_bootstrap=50, spread=s)
+    assert (
+        ev.results[0].coverage
+        > evaluate([name], ratings, catalog, k=6, n_bootstrap=50).results[0].coverage
+    )
+    with pytest.raises(ValueError, match="not both"):
+        model.recommend(hists[:2], 6, explore=0.5, spread=s)
+
+
 def test_hybrid_members_are_the_models_fitted_in_the_same_run(synth, tmp_path) -> None:
     from animerec.workspace import Workspace
 
