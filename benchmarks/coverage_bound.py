@@ -7,7 +7,9 @@ last 1-3 slots of every test user's list and prints NDCG@10 without them, next t
 coverage reachable if each blanked slot were refilled with an anime recommended to nobody else.
 A refill can only win back NDCG by hitting; so if blanking the slots a coverage target needs
 already costs more than the NDCG budget, the refills must hit about as often as the model's own
-last choices — which anime recommended to one user only rarely do.
+last choices. (That reads as a bound only for unique refills: refills drawn from each user's own
+top 40, least-recommended first, hit about half as often and were enough — see
+``benchmarks/spread_tradeoff.py`` and ``animerec.recommend.spread``.)
 
     HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 python benchmarks/coverage_bound.py -w WS \
         [--model hybrid] [--target-coverage 0.15] [--ndcg-floor 0.42]
