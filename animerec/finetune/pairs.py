@@ -505,7 +505,9 @@ def build_pairs(
             pool = ids[counts <= s.rare_max_raters]
             if len(pool) == 0:
                 raise AnimerecError(
-                    f"hard_negatives='rare': no anime has 1 to {s.rare_max_raters} raters"
+                    f"hard_negatives='rare': no anime has 1 to {s.rare_max_raters} raters "
+                    "among these users (a catalog without a long tail); choose another kind "
+                    "of hard negative (--hard-negatives none)"
                 )
             pairs = add_detracted_negatives(pairs, {}, pool, s.seed)  # a random one of the pool
     if len(pairs) == 0:

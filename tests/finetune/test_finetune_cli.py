@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
 import pytest
+from tastefakes import N_ANIME, taste_catalog, taste_ratings, write_workspace
 from typer.testing import CliRunner
 
 from animerec.cli import app, main
 from animerec.cli.finetune import parse_duration
+from animerec.data.ratings import Ratings
 from animerec.errors import AnimerecError
 from animerec.finetune import read_manifest
 
@@ -67,7 +70,20 @@ def test_finetune_cli_trains_and_registers(tiny_ws, tiny_model_dir):
     assert get_embedder("ft-cli", workspace=tiny_ws).encode(["a robot story"]).shape == (1, 32)
 
 
-def test_finetune_cli_all_users_and_teacher(tiny_ws, tiny_model_dir):
+@pytest.fixture
+def tail_ws(tmp_path):
+    """The taste world plus a long tail: five anime two users each rated (what ``rare`` draws)."""
+    ratings = taste_ratings()
+    tail = [(u, N_ANIME + 1 + a, 8) for a in range(5) for u in (a, a + 1)]
+    users, anime, scores = zip(*tail, strict=True)
+    ratings = Ratings.from_arrays(
+        np.r_[ratings.user_id, users], np.r_[ratings.anime_id, anime], np.r_[ratings.rating, scores]
+    )
+    return write_workspace(tmp_path / "tail-ws", ratings, taste_catalog(N_ANIME + 5))
+
+
+def test_finetune_cli_all_users_and_teacher(tail_ws, tiny_model_dir):
+    tiny_ws = tail_ws
     result = CliRunner().invoke(
         app,
         args(
@@ -89,6 +105,7 @@ def test_finetune_cli_all_users_and_teacher(tiny_ws, tiny_model_dir):
     assert m["settings"]["time_budget_s"] == 300
     # the defaults are the study's winning recipe: an adapter on 10 EASE-teacher neighbours
     assert m["method"] == "adapter" and m["recipe"]["neighbours"] == 10
+    assert m["recipe"]["hard_negatives"] == "rare"  # rarely-rated anime as hard negatives
 
 
 @pytest.mark.parametrize(
@@ -98,6 +115,7 @@ def test_finetune_cli_all_users_and_teacher(tiny_ws, tiny_model_dir):
         (["--recipe", "vibes"], "unknown pair recipe 'vibes'"),
         (["--out", "minilm"], "built-in embedder"),
         (["--time-budget", "soon"], "is not a duration"),
+        (["--min-raters", "5"], "no anime has 1 to 9 raters"),  # rare negatives need a tail
     ],
 )
 def test_finetune_cli_errors_are_one_line(
@@ -107,8 +125,8 @@ def test_finetune_cli_errors_are_one_line(
     with pytest.raises(SystemExit) as exc:
         main()
     assert exc.value.code == 1
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error: ") and message in err and "\n" not in err
+    err = capsys.readouterr().err.strip().splitlines()[-1]  # progress lines may come first
+    assert err.startswith("error: ") and message in err
 
 
 def test_finetune_cli_needs_an_ingested_workspace(tmp_path, monkeypatch, capsys):
