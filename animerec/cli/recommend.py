@@ -250,6 +250,8 @@ def recommend(
         raise AnimerecError(f"--explore must be in [0, 1], got {explore}")
     if spread and explore > 0:
         raise AnimerecError("choose --explore (within each list) or --spread (over the batch)")
+    if spread and history is None:
+        raise AnimerecError("--spread spreads a batch of users: it needs --history H.csv")
     model_class(model)  # unknown names fail before any work
     if backend is not None:
         check_backend(backend)

@@ -152,6 +152,7 @@ def test_usage_errors(ws: Workspace, tmp_path: Path, monkeypatch, capsys) -> Non
         (("--history", str(h)), "--history needs --out"),
         (("--history", str(h), "--liked", "Monster", "--out", "x.csv"), "either --history"),
         ((), "either --history"),
+        (("--liked", "Monster", "--spread"), "--spread spreads a batch"),
         (("--liked", "Monster", "--model", "nope"), "unknown model 'nope'"),
         (("--liked", "Monster", "--explore", "1.5"), "--explore must be in [0, 1]"),
         (("--liked", "Monster", "--k", "0"), "--k must be >= 1"),
