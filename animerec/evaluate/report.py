@@ -103,7 +103,8 @@ def render_markdown(ev: Evaluation, title: str = "Evaluation") -> str:
                 f"**Spread over the catalog**: every list keeps its first {s.spread.keep} anime; "
                 f"each other slot takes, from the user's own top {s.spread.window}, the anime "
                 "recommended least to the other test users so far (seed "
-                f"{s.spread.seed}; `animerec.recommend.spread`).",
+                f"{s.spread.seed}; `animerec.recommend.spread`). The cold-start and exploration "
+                "lists below are not spread.",
             ]
             if s.spread is not None
             else []

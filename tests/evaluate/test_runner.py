@@ -245,6 +245,10 @@ def test_spread_lists_equal_recommend_over_the_batch_and_cover_more(synth, name)
     )
     with pytest.raises(ValueError, match="not both"):
         model.recommend(hists[:2], 6, explore=0.5, spread=s)
+    from animerec.evaluate.report import metrics_dict, render_markdown
+
+    assert metrics_dict(ev)["settings"]["spread"] == {"keep": 3, "window": 12, "seed": 0}
+    assert "keeps its first 3 anime" in render_markdown(ev)
 
 
 def test_hybrid_members_are_the_models_fitted_in_the_same_run(synth, tmp_path) -> None:
