@@ -42,8 +42,7 @@ from animerec.evaluate.split import SEED, Split, protocol_split
 from animerec.evaluate.tune import Tuning, data_fingerprint, tune
 from animerec.recommend.base import Recommender
 from animerec.recommend.hybrid import FitPool
-from animerec.recommend.spread import Spread
-from animerec.recommend.spread import spread as spread_lists
+from animerec.recommend.spread import Spread, new_exposure
 from animerec.workspace import Workspace
 
 BATCH_USERS = 2048
@@ -178,13 +177,15 @@ def _recommend(
     candidates: np.ndarray | None = None,
     spread: Spread | None = None,
 ) -> np.ndarray:
-    """Top-k ids through :meth:`Recommender.recommend` itself, in blocks of users (one block
-    when spreading: the batch is what is spread)."""
+    """Top-k ids through :meth:`Recommender.recommend` itself, in blocks of users (a spread
+    carries its counts from block to block)."""
     parts = []
-    step = len(histories) if spread is not None else BATCH_USERS
-    for s in range(0, len(histories), max(step, 1)):
-        block = histories[s : s + step]
-        recs = model.recommend(block, k, explore=explore, candidates=candidates, spread=spread)
+    exposure = new_exposure(len(model.catalog)) if spread is not None else None
+    for s in range(0, len(histories), BATCH_USERS):
+        block = histories[s : s + BATCH_USERS]
+        recs = model.recommend(
+            block, k, explore=explore, candidates=candidates, spread=spread, exposure=exposure
+        )
         parts.append(id_matrix(recs, k))
     return np.concatenate(parts) if parts else np.zeros((0, k), np.int64)
 
@@ -204,9 +205,11 @@ class Lists:
 
 
 def _ids(positions: np.ndarray, scores: np.ndarray, catalog: Catalog) -> np.ndarray:
-    """Catalog positions → anime ids, PAD where the score is not finite (as ``recommend`` drops)."""
-    ok = np.isfinite(np.take_along_axis(scores, positions, axis=1))
-    return np.where(ok, catalog.anime_ids[positions], PAD).astype(np.int64)
+    """Catalog positions → anime ids, PAD where there is none (``-1``) or the score is not
+    finite (as ``recommend`` drops)."""
+    safe = np.maximum(positions, 0)
+    ok = (positions >= 0) & np.isfinite(np.take_along_axis(scores, safe, axis=1))
+    return np.where(ok, catalog.anime_ids[safe], PAD).astype(np.int64)
 
 
 def rank_lists(
@@ -232,21 +235,18 @@ def rank_lists(
         explored = {x: _recommend(model, histories, k, explore=x) for x in xs}
         return Lists(top, cold, {0.0: top, **explored}, rec_s)
 
-    from animerec.recommend.base import mask_seen, top_k
+    from animerec.recommend.base import mask_seen, spread_top, top_k
 
     catalog = model._require_fitted()  # noqa: SLF001 - the same guard recommend() applies
+    exposure = new_exposure(len(catalog)) if spread is not None else None
     tops, colds, exps, rec_s = [], [], {x: [] for x in xs}, 0.0
     for s in range(0, len(histories), BATCH_USERS):
         block = histories[s : s + BATCH_USERS]
         t0 = time.perf_counter()
         scores = np.asarray(model.score(block), dtype=np.float32)
         mask_seen(scores, block, catalog)
-        if spread is None:
-            tops.append(_ids(top_k(scores, k), scores, catalog))
-        else:  # the candidates now, the lists once the whole batch is known
-            ranked = top_k(scores, spread.depth(k))
-            ok = np.isfinite(np.take_along_axis(scores, ranked, axis=1))
-            tops.append(np.where(ok, ranked, -1))
+        top = top_k(scores, k) if spread is None else spread_top(scores, k, spread, exposure)
+        tops.append(_ids(top, scores, catalog))
         rec_s += time.perf_counter() - t0
         if xs:
             from animerec.recommend.explore import rerank
@@ -258,21 +258,8 @@ def rank_lists(
         scores[:, ~cold_mask] = -np.inf
         colds.append(_ids(top_k(scores, k), scores, catalog))
     join = lambda parts: np.concatenate(parts) if parts else np.zeros((0, k), np.int64)  # noqa: E731
-    if spread is None:
-        top = join(tops)
-    else:
-        t0 = time.perf_counter()
-        pos = spread_lists(np.concatenate(tops), k, spread, len(catalog)) if tops else None
-        top = _ids_or_pad(pos, catalog) if pos is not None else join([])
-        rec_s += time.perf_counter() - t0
+    top = join(tops)
     return Lists(top, join(colds), {0.0: top, **{x: join(v) for x, v in exps.items()}}, rec_s)
-
-
-def _ids_or_pad(positions: np.ndarray, catalog: Catalog) -> np.ndarray:
-    """Catalog positions (``-1`` = none) → anime ids (PAD)."""
-    return np.where(positions >= 0, catalog.anime_ids[np.maximum(positions, 0)], PAD).astype(
-        np.int64
-    )
 
 
 def _positions(ids: np.ndarray, catalog: Catalog) -> np.ndarray:
