@@ -75,20 +75,19 @@ def spread(
         raise ValueError(f"exposure has {len(exposure)} cells, expected {n_items + 1}")
     np.add.at(exposure, out[:, :keep].ravel(), 1)
     pool = window[:, keep:]
-    taken = np.zeros(pool.shape, bool)
-    taken |= pool < 0
+    picked = np.zeros(pool.shape, bool)
+    open_ = pool >= 0
     order = np.random.default_rng(settings.seed).permutation(n_users)
     for _ in range(keep, k):
         for u in order:
-            free = np.flatnonzero(~taken[u])
+            free = np.flatnonzero(open_[u])
             if len(free):
                 j = free[np.argmin(exposure[pool[u, free]])]  # first minimum: the better rank
-                taken[u, j] = True
+                picked[u, j], open_[u, j] = True, False
                 exposure[pool[u, j]] += 1
     # each user's picks in their own rank order after the kept slots, -1 padding at the end
-    taken &= pool >= 0
     for u in range(n_users):
-        got = np.concatenate([out[u, :keep][out[u, :keep] >= 0], pool[u][taken[u]]])
+        got = np.concatenate([out[u, :keep][out[u, :keep] >= 0], pool[u][picked[u]]])
         out[u] = -1
         out[u, : len(got)] = got
     return out
