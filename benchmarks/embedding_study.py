@@ -259,6 +259,11 @@ def _without(s: Split, cold: np.ndarray) -> Split:
     )
 
 
+def new_anime(split: Split, catalog: Catalog) -> np.ndarray:
+    """Ids of the catalog's anime that no training user of ``split`` rated (sorted)."""
+    return np.setdiff1d(catalog.anime_ids, np.unique(split.train.anime_id))
+
+
 def parse_label(label: str) -> tuple[str, int | None]:
     """``base@128`` → (``minilm``, 128); ``mpnet@384``; a fine-tuned name → (name, None)."""
     if "@" in label:
@@ -347,7 +352,7 @@ def _evaluate(
     out = metrics_dict(ev, {"label": label, "step": step, "params": params})
     out["per_user"] = {r.model: _per_user(r, split, users) for r in ev.results}
     if step.startswith("coldstart"):
-        cold = np.setdiff1d(study.catalog.anime_ids, np.unique(split.train.anime_id))
+        cold = new_anime(split, study.catalog)
         out["per_user_cold"] = {r.model: _per_user(r, split, users, cold=cold) for r in ev.results}
     out["wall_s"] = round(time.perf_counter() - t0, 1)
     manifest = _model_manifest(study, label)
@@ -645,6 +650,8 @@ def coldstart(study: Study, labels: list[str], cf: bool) -> None:
 
 
 COLD_RULES = ("content", "centroid", "max", "top3")
+COLD_CONTENT = {"neighbours": 3, "min_rating": 9}
+"""Content settings for new anime: what tuning picks on the cold split for every embedder."""
 
 
 def label_vectors(study: Study, label: str) -> np.ndarray:
@@ -676,7 +683,7 @@ def coldscore(study: Study, labels: list[str], val: bool = False) -> None:
 
     step = "coldscore-val" if val else "coldscore"
     split, cat = (study.val_cold_split() if val else study.cold_split()), study.catalog
-    cold_ids = np.setdiff1d(cat.anime_ids, np.unique(split.train.anime_id))
+    cold_ids = new_anime(split, cat)
     cold = np.isin(cat.anime_ids, cold_ids)
     users, hist = histories_from_ratings(split.history)
     for label in labels:
@@ -687,7 +694,7 @@ def coldscore(study: Study, labels: list[str], val: bool = False) -> None:
         if target is None:
             continue
         vectors = label_vectors(study, label)
-        params = ContentRecommender.Params(neighbours=3, min_rating=9)
+        params = ContentRecommender.Params(**COLD_CONTENT)
         model = ContentRecommender(params, vectors=vectors).fit(split.train, cat)
         row, pos = model.liked(hist)
         cold_vectors = vectors[cold]
@@ -734,17 +741,16 @@ def coldfolds(study: Study, labels: list[str]) -> None:
             sys.exit(f"{label}: not base@N / mpnet@N nor one of {', '.join(FOLD_RECIPES)}")
         target = study.out / "coldfolds" / f"{label}.json"
         done = json.loads(target.read_text()) if target.exists() else {"label": label, "folds": []}
+        base = parse_label(label)[1] is not None
         for f in range(len(done["folds"]), FOLDS):
-            model_label = label if parse_label(label)[1] is not None else f"fold{f}-{label}"
-            if model_label not in CONFIGS and parse_label(label)[1] is None:
-                sys.exit(f"unknown configuration {model_label}")
-            if parse_label(label)[1] is None:
+            model_label = label if base else f"fold{f}-{label}"
+            if not base:
                 train(study, [model_label])
             split = study.fold_split(f)
-            cold_ids = np.setdiff1d(cat.anime_ids, np.unique(split.train.anime_id))
+            cold_ids = new_anime(split, cat)
             users, hist = histories_from_ratings(split.history)
             vectors = label_vectors(study, model_label)
-            params = ContentRecommender.Params(neighbours=3, min_rating=9)
+            params = ContentRecommender.Params(**COLD_CONTENT)
             scores = ContentRecommender(params, vectors=vectors).fit(split.train, cat).score(hist)
             scores[:, ~np.isin(cat.anime_ids, cold_ids)] = -np.inf
             mask_seen(scores, hist, cat)
