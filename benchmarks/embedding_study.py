@@ -43,7 +43,8 @@ import numpy as np
 from animerec.data.catalog import Catalog
 from animerec.data.ratings import Ratings
 from animerec.evaluate.split import SEED, Split, protocol_split, validation_split
-from animerec.finetune import FinetuneSettings, PairSettings, finetune, read_manifest
+from animerec.finetune import FinetuneSettings, PairSettings
+from animerec.finetune.run import finetune, read_manifest
 from animerec.workspace import Workspace, write_json
 
 COLD_SEED = 7
@@ -58,6 +59,8 @@ run does not depend on how busy the machine was."""
 
 BOOK = PairSettings(recipe="book")
 TEACHER = PairSettings(recipe="ease", neighbours=3, min_raters=10)
+"""The study's runs spell out every choice that differs from :class:`PairSettings`' neutral
+defaults (and from :class:`FinetuneSettings`' recommended ones: ``method``, ``max_seq_length``)."""
 
 
 def cfg(
@@ -69,8 +72,8 @@ def cfg(
     **ft: Any,
 ) -> dict[str, Any]:
     ft.setdefault("max_steps", STEPS)
-    settings = FinetuneSettings(loss=loss, max_seq_length=seq, **ft)
-    return {"settings": settings, "pairs": pairs, "users": users}
+    settings = FinetuneSettings(loss=loss, method="full", max_seq_length=seq, pairs=pairs, **ft)
+    return {"settings": settings, "users": users}
 
 
 def ad(
@@ -83,8 +86,8 @@ def ad(
 ) -> dict[str, Any]:
     """An adapter configuration (frozen encoder, trained Dense over cached base vectors)."""
     pairs = pairs or replace(TEACHER, neighbours=10)
-    settings = FinetuneSettings(loss=loss, method="adapter", max_seq_length=seq, **ft)
-    return {"settings": settings, "pairs": pairs, "users": users}
+    settings = FinetuneSettings(loss=loss, method="adapter", max_seq_length=seq, pairs=pairs, **ft)
+    return {"settings": settings, "users": users}
 
 
 K10 = replace(TEACHER, neighbours=10)
@@ -294,7 +297,6 @@ def train(study: Study, names: list[str]) -> None:
             name,
             workspace=study.ws,
             settings=c["settings"],
-            pairs=c["pairs"],
             users_label=c["users"],
         )
 
@@ -1009,7 +1011,8 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_intermixed_args(argv)
     if a.step == "list":
         for name, c in CONFIGS.items():
-            s, p = c["settings"], c["pairs"]
+            s = c["settings"]
+            p = s.pairs
             print(
                 f"{name:22s} users={c['users']:6s} {s.method:7s} loss={s.loss:6s} seq={s.max_seq_length} "
                 f"batch={s.batch_size} lr={s.learning_rate:g} recipe={p.recipe} "

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from animerec.data.catalog import Catalog
+from animerec.data.fingerprint import data_fingerprint
 from animerec.data.ratings import Ratings, histories_from_ratings
 from animerec.evaluate.metrics import id_matrix, lookup_heldout, ranking_metrics
 from animerec.evaluate.split import SEED, validation_split
@@ -30,16 +31,6 @@ from animerec.recommend.base import Recommender
 from animerec.workspace import read_json, write_json
 
 VALIDATION_FRAC = 0.2
-
-
-def data_fingerprint(ratings: Ratings, catalog: Catalog | None = None) -> str:
-    """A content hash of ratings (and the catalog's item ids): same data ⇔ same fingerprint."""
-    h = hashlib.sha256()
-    for a in (ratings.user_id, ratings.anime_id, ratings.rating):
-        h.update(np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<"), copy=False).tobytes())
-    if catalog is not None:
-        h.update(np.ascontiguousarray(catalog.anime_ids, dtype="<i8").tobytes())
-    return h.hexdigest()[:16]
 
 
 def grid(space: Mapping[str, list]) -> list[dict[str, Any]]:

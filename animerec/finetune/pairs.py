@@ -31,81 +31,37 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from animerec.data.catalog import Catalog
 from animerec.data.ratings import Ratings
 from animerec.errors import AnimerecError
+from animerec.finetune.settings import PairSettings
+from animerec.labels import LabelSettings, pair_labels
+from animerec.recommend.ease import EASE
 
-Recipe = Literal["book", "jaccard", "lift", "ease"]
-RECIPES: tuple[str, ...] = ("book", "jaccard", "lift", "ease")
-HardNegatives = Literal["none", "detracted", "mined", "rare"]
-HARD_NEGATIVES: tuple[str, ...] = ("none", "detracted", "mined", "rare")
 NO_ANIME = -1
 
-
-@dataclass(frozen=True)
-class PairSettings:
-    """How training pairs are chosen (defaults: the recipe that won on the sample, see
-    docs/experiments.md)."""
-
-    recipe: str = "ease"
-    seed: int = 42
-    max_pairs: int | None = None
-    """Keep at most this many rows (positives first by neighbour rank; seeded)."""
-    # --- book: agreement labels ------------------------------------------------------------------
-    min_corated: int = 20
-    threshold: float = 0.7
-    balance: bool = True
-    """Book recipe: as many positives as negatives (the book balances its classes)."""
-    negative_target: float = -1.0
-    """Target cosine of a detracted pair for the pair losses (the book: −1; 0 also tried)."""
-    # --- neighbour recipes ------------------------------------------------------------------------
-    neighbours: int = 3
-    """Partners per anchor (its top-k neighbours)."""
-    min_raters: int = 10
-    """Anchors are anime with at least this many raters among the users."""
-    min_rating: int = 7
-    """A rating at or above this is a *like* (EASE positives, Jaccard/lift fans)."""
-    ease_l2: float = 200.0
-    ease_graded: bool = False
-    """EASE teacher: weight a like by ``rating − min_rating + 1`` (else every like counts 1)."""
-    min_partner_raters: int = 3
-    """Partners need this many likes (EASE's item space; Jaccard/lift candidates)."""
-    shrink: float = 10.0
-    """Lift: weight ``c / (c + shrink)`` damps pairs seen by few common fans."""
-    random_negatives: float = 1.0
-    """Neighbour recipes, pair losses: random (target 0) pairs per positive."""
-    # --- hard negatives (MNRL) --------------------------------------------------------------------
-    hard_negatives: str = "none"
-    mined_pool: int = 20
-    """``mined``: the negative is drawn from this many nearest anime by the base encoder."""
-    mined_exclude: int = 50
-    """``mined``: an anchor's top-this-many teacher neighbours are never its negative."""
-    rare_max_raters: int = 9
-    """``rare``: negatives are anime with 1 to this many raters among the users."""
-
-    def __post_init__(self) -> None:
-        if self.recipe not in RECIPES:
-            raise AnimerecError(
-                f"unknown pair recipe {self.recipe!r}; choose one of {', '.join(RECIPES)}"
-            )
-        if self.hard_negatives not in HARD_NEGATIVES:
-            raise AnimerecError(
-                f"unknown hard-negative kind {self.hard_negatives!r}; choose one of "
-                f"{', '.join(HARD_NEGATIVES)}"
-            )
-        if self.max_pairs is not None and self.max_pairs < 1:
-            raise AnimerecError(f"max_pairs must be ≥ 1, got {self.max_pairs}")
-        if self.neighbours < 1:
-            raise AnimerecError(f"neighbours must be ≥ 1, got {self.neighbours}")
-        if not -1.0 <= self.negative_target <= 1.0:
-            raise AnimerecError(f"negative_target must be in [-1, 1], got {self.negative_target}")
-        if self.random_negatives < 0:
-            raise AnimerecError(f"random_negatives must be ≥ 0, got {self.random_negatives}")
+__all__ = [
+    "NO_ANIME",
+    "TrainingPairs",
+    "add_detracted_negatives",
+    "add_mined_negatives",
+    "book_pairs",
+    "build_pairs",
+    "cap_pairs",
+    "cooccurrence_scores",
+    "detracted_partners",
+    "ease_scores",
+    "neighbour_pairs",
+    "random_negatives",
+    "similarity",
+    "top_neighbours",
+]
 
 
 @dataclass
@@ -213,8 +169,6 @@ def book_pairs(
 
     ``balance`` (default ``s.balance``) keeps as many positives as negatives.
     """
-    from animerec.labels import LabelSettings, pair_labels
-
     labels = pair_labels(ratings, users, LabelSettings(s.min_corated, s.threshold, seed=s.seed))
     train = labels[(labels["split"] == "train") & (labels["label"] != 0)]
     pos = train[train["label"] > 0]
@@ -239,8 +193,6 @@ def detracted_partners(
     ratings: Ratings, users: np.ndarray, s: PairSettings
 ) -> dict[int, np.ndarray]:
     """Anime → the anime its fans detract (label −1 pairs of the train label split), both ways."""
-    from animerec.labels import LabelSettings, pair_labels
-
     labels = pair_labels(ratings, users, LabelSettings(s.min_corated, s.threshold, seed=s.seed))
     neg = labels[(labels["split"] == "train") & (labels["label"] < 0)]
     a = np.concatenate([neg["anime_a"].to_numpy(), neg["anime_b"].to_numpy()])
@@ -282,9 +234,6 @@ def cooccurrence_scores(r: Ratings, s: PairSettings) -> tuple[np.ndarray, np.nda
 def ease_scores(r: Ratings, s: PairSettings) -> tuple[np.ndarray, np.ndarray]:
     """``(item ids, B)`` of EASE fitted on the users' likes: ``B[i, j]`` = how much liking ``i``
     raises the score of ``j``."""
-    from animerec.data.catalog import Catalog
-    from animerec.recommend.ease import EASE
-
     ids = np.unique(r.anime_id)
     catalog = Catalog(pd.DataFrame({"anime_id": ids, "name": ids.astype(str)}))
     model = EASE(

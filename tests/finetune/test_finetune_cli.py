@@ -13,7 +13,9 @@ from animerec.cli import app, main
 from animerec.cli.finetune import parse_duration
 from animerec.data.ratings import Ratings
 from animerec.errors import AnimerecError
-from animerec.finetune import read_manifest
+from animerec.finetune import RECOMMENDED
+from animerec.finetune import run as run_module
+from animerec.finetune.run import read_manifest
 
 
 @pytest.fixture
@@ -68,6 +70,25 @@ def test_finetune_cli_trains_and_registers(tiny_ws, tiny_model_dir):
     from animerec.embed.registry import get_embedder
 
     assert get_embedder("ft-cli", workspace=tiny_ws).encode(["a robot story"]).shape == (1, 32)
+
+
+class _Stop(Exception):
+    """Raised by the stand-in run: the settings are all the test needs."""
+
+
+def test_cli_defaults_are_the_recommended_run(tiny_ws, monkeypatch):
+    """`animerec finetune --out anime-minilm --users train` (scripts/main.sh) trains RECOMMENDED."""
+    seen = {}
+
+    def capture(*args, settings, **kwargs):
+        seen["settings"], seen["name"] = settings, args[3]
+        raise _Stop
+
+    monkeypatch.setattr(run_module, "finetune", capture)
+    result = CliRunner().invoke(app, ["finetune", "-w", str(tiny_ws.root), "--users", "train"])
+    assert isinstance(result.exception, _Stop), result.output
+    assert seen["settings"] == RECOMMENDED
+    assert seen["name"] == "anime-minilm"
 
 
 @pytest.fixture
