@@ -27,7 +27,8 @@ from animerec.data.catalog import Catalog
 from animerec.data.fingerprint import data_fingerprint
 from animerec.data.ratings import Ratings
 from animerec.embed.cache import catalog_embeddings
-from animerec.embed.registry import TRAINING_USERS_FILE, get_embedder
+from animerec.embed.model_dir import TRAINING_USERS_FILE
+from animerec.embed.registry import get_embedder
 from animerec.finetune.dataset import anime_texts, training_dataset
 from animerec.finetune.pairs import build_pairs
 from animerec.finetune.settings import RECOMMENDED, FinetuneSettings, check_model_name

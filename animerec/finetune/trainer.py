@@ -23,7 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from animerec.embed.registry import model_token_limit, resolve_model_dir
+from animerec.embed.model_dir import model_token_limit
+from animerec.embed.registry import resolve_model_dir
 from animerec.errors import AnimerecError
 from animerec.finetune.settings import FinetuneSettings
 from animerec.finetune.strategies import Strategy
