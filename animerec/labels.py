@@ -30,9 +30,8 @@ import pandas as pd
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
+from animerec.data.nps import DETRACTOR, PASSIVE, PROMOTER, nps
 from animerec.data.ratings import Ratings
-
-PROMOTER, PASSIVE, DETRACTOR = 1, 0, -1
 
 # One sparse product yields three counts at once: a promoter enters as 1 and a detractor as
 # 2**20, so a pair's dot product is  n_agree + 2**20 · n_disagree + 2**40 · n_both_detract,
@@ -77,12 +76,6 @@ class LabelSettings:
             raise ValueError(f"threshold must be in (0, 1], got {self.threshold}")
         if not 0.0 <= self.val_frac < 1.0:
             raise ValueError(f"val_frac must be in [0, 1), got {self.val_frac}")
-
-
-def nps(rating: np.ndarray) -> np.ndarray:
-    """Ratings 1–10 as NPS: 9–10 → +1 (promoter), 7–8 → 0 (passive), ≤ 6 → −1 (detractor)."""
-    r = np.asarray(rating)
-    return np.where(r >= 9, PROMOTER, np.where(r >= 7, PASSIVE, DETRACTOR)).astype(np.int8)
 
 
 def nps_matrices(
