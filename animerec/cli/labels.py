@@ -13,7 +13,15 @@ from animerec.cli._app import WorkspaceOpt, app, workspace
 from animerec.data.ratings import Ratings
 from animerec.errors import AnimerecError
 from animerec.labels import LabelSettings, LabelSummary, plot_histograms, write_pairs
-from animerec.spark.options import Engine, EngineOpt, MasterOpt, SparkConfOpt, check_engine
+from animerec.spark import labels as spark_labels
+from animerec.spark.options import (
+    Engine,
+    EngineOpt,
+    MasterOpt,
+    SparkConfOpt,
+    check_engine,
+    cli_session,
+)
 from animerec.workspace import Workspace, now_iso, write_json
 
 USERS_HELP = (
@@ -104,9 +112,6 @@ def _spark_pairs(
 ) -> tuple[LabelSummary, str, np.ndarray, int]:
     """The pair table with Spark doing the counts; only the distinct user ids reach this process
     (the protocol's user draw needs nothing else)."""
-    from animerec.spark import labels as spark_labels
-    from animerec.spark.options import cli_session
-
     with cli_session(master, spark_conf) as spark:
         known = spark_labels.distinct_users(spark, ws.ratings)
         user_ids, source = resolve_users(users, spark_labels.users_ratings(known))
@@ -122,6 +127,8 @@ def _spark_pairs(
 def resolve_users(spec: str, ratings: Ratings) -> tuple[np.ndarray, str]:
     """``train`` / ``all`` / a file of ids → (sorted user ids, a description for the summary)."""
     if spec == "train":
+        # Loaded here: animerec.evaluate loads its runner and every recommender, 0.3 s that
+        # every `animerec` command would pay at start-up (python -X importtime -c "import animerec.cli").
         from animerec.evaluate.split import protocol_split
 
         return protocol_split(ratings).train_users, "train"

@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from animerec.data.ingest import IngestSummary, _Rejects, read_catalog
+from animerec.data.ingest import IngestSummary, _Rejects, read_catalog, read_header
 from animerec.data.schema import (
     ANIMELIST_COLUMNS,
     COMPLETED_STATUS,
@@ -58,7 +58,6 @@ def _uri(path: Path) -> str:
 
 def _header(path: Path, columns: tuple[str, ...]) -> list[str]:
     """The header's column names, with the embedded ingest's checks and messages."""
-    from animerec.data.ingest import read_header
 
     return read_header(path, columns)
 

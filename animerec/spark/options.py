@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from animerec.errors import AnimerecError
+from animerec.spark.session import SparkSettings, _import_pyspark, parse_conf, spark_session
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -50,8 +53,6 @@ SparkConfOpt = Annotated[
 def cli_session(master: str | None, conf: list[str] | None) -> Iterator[SparkSession]:
     """The session the command-line options ask for, stopped at the end unless it was already
     running in this process (then it is someone else's)."""
-    from animerec.spark.session import SparkSettings, _import_pyspark, parse_conf, spark_session
-
     settings = parse_conf(conf)
     memory = settings.pop("spark.driver.memory", SparkSettings.driver_memory)
     _, SparkSession = _import_pyspark()
@@ -66,7 +67,5 @@ def cli_session(master: str | None, conf: list[str] | None) -> Iterator[SparkSes
 
 def check_engine(engine: Engine, master: str | None, conf: list[str] | None) -> None:
     """Spark options without ``--engine spark`` are a mistake worth one line, not silence."""
-    from animerec.errors import AnimerecError
-
     if engine is not Engine.spark and (master or conf):
         raise AnimerecError("--master and --spark-conf need --engine spark")
