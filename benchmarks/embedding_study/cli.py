@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from animerec.recommend import registry
@@ -96,30 +97,21 @@ def main(argv: list[str] | None = None) -> None:
         return
     ensure_registered()
     study = Study(Workspace(a.workspace))
-    if a.step == "train":
-        unknown = [n for n in a.names if n not in CONFIGS]
-        if unknown:
-            sys.exit(f"unknown configuration(s): {', '.join(unknown)}")
-        train(study, a.names)
-    elif a.step == "encode":
-        encode(study, a.names, a.device)
-    elif a.step == "extend":
-        extend(study, a.names, a.source)
-    elif a.step == "rated":
-        rated(study, a.names)
-    elif a.step == "onnx":
-        onnx(study, a.names)
-    elif a.step == "select":
-        select(study, a.names)
-    elif a.step == "dev":
-        dev(study, a.names, a.hybrid)
-    elif a.step == "dev-both":
-        dev_both(study, a.names)
-    elif a.step == "coldstart":
-        coldstart(study, a.names, a.cf)
-    elif a.step == "coldscore":
-        coldscore(study, a.names, a.val)
-    elif a.step == "coldfolds":
-        coldfolds(study, a.names)
-    else:
-        report(study, a.base)
+    unknown = [n for n in a.names if n not in CONFIGS]
+    if a.step == "train" and unknown:
+        sys.exit(f"unknown configuration(s): {', '.join(unknown)}")
+    steps: dict[str, Callable[[], None]] = {
+        "train": lambda: train(study, a.names),
+        "encode": lambda: encode(study, a.names, a.device),
+        "extend": lambda: extend(study, a.names, a.source),
+        "rated": lambda: rated(study, a.names),
+        "onnx": lambda: onnx(study, a.names),
+        "select": lambda: select(study, a.names),
+        "dev": lambda: dev(study, a.names, a.hybrid),
+        "dev-both": lambda: dev_both(study, a.names),
+        "coldstart": lambda: coldstart(study, a.names, a.cf),
+        "coldscore": lambda: coldscore(study, a.names, a.val),
+        "coldfolds": lambda: coldfolds(study, a.names),
+        "report": lambda: report(study, a.base),
+    }
+    steps[a.step]()

@@ -21,7 +21,7 @@ from animerec.text import describe
 from animerec.workspace import write_json
 
 from .stats import paired_delta, per_user
-from .study import Study, content_params, model_manifest, new_anime, parse_label
+from .study import Study, content_params, finetune_summary, new_anime, parse_label
 
 
 def evaluate_label(
@@ -34,9 +34,8 @@ def evaluate_label(
     tune: bool,
     extra_params: dict[str, Any] | None = None,
 ) -> None:
-    target = study.out / step / f"{label}.json"
-    if target.exists():
-        print(f"{step} {label}: done — skipped ({target})")
+    target = pending(study, step, label)
+    if target is None:
         return
     params = {m: {**content_params(study, label), **(extra_params or {})} for m in models}
     t0 = time.perf_counter()
@@ -57,12 +56,8 @@ def evaluate_label(
         cold = new_anime(split, study.catalog)
         out["per_user_cold"] = {r.model: per_user(r, split, users, cold=cold) for r in ev.results}
     out["wall_s"] = round(time.perf_counter() - t0, 1)
-    manifest = model_manifest(study, label)
-    if manifest:
-        out["finetune"] = {
-            k: manifest.get(k)
-            for k in ("steps", "train_s", "wall_s", "validation", "pairs", "recipe")
-        }
+    if finetuned := finetune_summary(study, label):
+        out["finetune"] = finetuned
     write_json(target, out)
     for r in ev.results:
         print(
@@ -198,9 +193,8 @@ def select(study: Study, labels: list[str]) -> None:
     texts = describe(study.catalog, "clean")
     rated = np.isin(study.catalog.anime_ids, np.unique(study.split.train.anime_id))
     for label in labels:
-        target = study.out / "select" / f"{label}.json"
-        if target.exists():
-            print(f"select {label}: done — skipped ({target})")
+        target = pending(study, "select", label)
+        if target is None:
             continue
         name, seq = parse_label(label)
         embedder = get_embedder(name, workspace=study.ws, max_seq_length=seq)
@@ -219,12 +213,8 @@ def select(study: Study, labels: list[str]) -> None:
             f"content-n{n}": per_user(r, vs, users)
             for r, n in zip(ev.results, SELECT_NEIGHBOURS, strict=True)
         }
-        manifest = model_manifest(study, label)
-        if manifest:
-            out["finetune"] = {
-                k: manifest.get(k)
-                for k in ("steps", "train_s", "wall_s", "validation", "pairs", "recipe")
-            }
+        if finetuned := finetune_summary(study, label):
+            out["finetune"] = finetuned
         write_json(target, out)
         for r, n in zip(ev.results, SELECT_NEIGHBOURS, strict=True):
             print(

@@ -134,3 +134,13 @@ def model_manifest(study: Study, label: str) -> dict[str, Any]:
     name, seq = parse_label(label)
     path = study.ws.models_dir / name
     return read_manifest(path) if seq is None and path.exists() else {}
+
+
+def finetune_summary(study: Study, label: str) -> dict[str, Any] | None:
+    """What a result records of how ``label``'s model was trained (None for ``base@N``)."""
+    manifest = model_manifest(study, label)
+    if not manifest:
+        return None
+    return {
+        k: manifest.get(k) for k in ("steps", "train_s", "wall_s", "validation", "pairs", "recipe")
+    }
