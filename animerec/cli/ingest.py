@@ -10,14 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from animerec.cli._app import WorkspaceOpt, app, workspace
-from animerec.spark.options import (
-    Engine,
-    EngineOpt,
-    MasterOpt,
-    SparkConfOpt,
-    check_engine,
-    cli_session,
-)
+from animerec.spark.options import Engine, EngineOpt, MasterOpt, SparkConfOpt, check_engine
+from animerec.spark.session import cli_session
 
 
 @app.command()

@@ -14,14 +14,8 @@ from animerec.data.ratings import Ratings
 from animerec.errors import AnimerecError
 from animerec.labels import LabelSettings, LabelSummary, plot_histograms, write_pairs
 from animerec.spark import labels as spark_labels
-from animerec.spark.options import (
-    Engine,
-    EngineOpt,
-    MasterOpt,
-    SparkConfOpt,
-    check_engine,
-    cli_session,
-)
+from animerec.spark.options import Engine, EngineOpt, MasterOpt, SparkConfOpt, check_engine
+from animerec.spark.session import cli_session
 from animerec.workspace import Workspace, now_iso, write_json
 
 USERS_HELP = (

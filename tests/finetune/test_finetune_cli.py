@@ -43,24 +43,17 @@ def args(ws, tiny_model_dir, *extra):
     ]
 
 
+def invoke(ws, tiny_model_dir, *extra):
+    """``animerec finetune`` on the tiny model, through typer's test runner."""
+    return CliRunner().invoke(app, args(ws, tiny_model_dir, *extra))
+
+
 def test_finetune_cli_trains_and_registers(tiny_ws, tiny_model_dir):
-    result = CliRunner().invoke(
-        app,
-        args(
-            tiny_ws,
-            tiny_model_dir,
-            "--out",
-            "ft-cli",
-            "--loss",
-            "cosine",
-            "--recipe",
-            "book",
-            "--min-corated",
-            "5",
-            "--method",
-            "full",
-        ),  # fmt: skip
-    )
+    result = invoke(
+        tiny_ws, tiny_model_dir,
+        "--out", "ft-cli", "--loss", "cosine", "--recipe", "book",
+        "--min-corated", "5", "--method", "full",
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "validation Spearman" in result.output and "--embedder ft-cli" in result.output
     m = read_manifest(tiny_ws.models_dir / "ft-cli")
@@ -105,21 +98,10 @@ def tail_ws(tmp_path):
 
 def test_finetune_cli_all_users_and_teacher(tail_ws, tiny_model_dir):
     tiny_ws = tail_ws
-    result = CliRunner().invoke(
-        app,
-        args(
-            tiny_ws,
-            tiny_model_dir,
-            "--out",
-            "ft-all",
-            "--users",
-            "all",
-            "--min-raters",
-            "5",
-            "--time-budget",
-            "5m",
-        ),  # fmt: skip
-    )
+    result = invoke(
+        tiny_ws, tiny_model_dir,
+        "--out", "ft-all", "--users", "all", "--min-raters", "5", "--time-budget", "5m",
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     m = read_manifest(tiny_ws.models_dir / "ft-all")
     assert m["users"] == {**m["users"], "source": "all", "count": 200}
