@@ -8,7 +8,7 @@ import numpy as np
 
 from animerec.data.catalog import Catalog
 from animerec.errors import AnimerecError
-from animerec.finetune.pairs import TrainingPairs
+from animerec.finetune.training_pairs import TrainingPairs
 from animerec.text import describe
 
 if TYPE_CHECKING:

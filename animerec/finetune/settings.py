@@ -122,7 +122,7 @@ class FinetuneSettings:
     ``method="full"`` trains every weight of the encoder; ``"adapter"`` freezes it and trains a
     linear layer on top from the cached base vectors (:mod:`animerec.finetune.adapter`).
     ``epochs``, ``batch_size`` and ``learning_rate`` default per method (:data:`METHOD_DEFAULTS`).
-    ``pairs`` chooses the training pairs (:class:`animerec.finetune.pairs.PairSettings`).
+    ``pairs`` chooses the training pairs (:class:`PairSettings`).
     """
 
     base: str = "minilm"

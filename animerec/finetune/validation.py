@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from animerec.data.ratings import Ratings
-from animerec.finetune.pairs import PairSettings
+from animerec.finetune.settings import PairSettings
 from animerec.labels import LabelSettings, pair_labels
 
 if TYPE_CHECKING:
