@@ -1,12 +1,15 @@
 """Recommenders behind one contract (:class:`Recommender`), and the registry that names them."""
 
 from animerec.recommend.als import ALS
-from animerec.recommend.base import NotFittedError, Recommendation, Recommender, mask_seen, top_k
+from animerec.recommend.base import NotFittedError, Recommendation, Recommender
 from animerec.recommend.content import ContentRecommender
 from animerec.recommend.ease import EASE
+from animerec.recommend.filters import FilterError, Filters
 from animerec.recommend.hybrid import HybridRecommender
 from animerec.recommend.itemknn import ItemKNN
+from animerec.recommend.pipeline import Fallback, Ranked, RankOptions, mask_seen, rank_batch, select
 from animerec.recommend.popularity import Popularity
+from animerec.recommend.ranking import rank, top_k
 from animerec.recommend.registry import (
     RECOMMENDERS,
     load_recommender,
@@ -20,11 +23,16 @@ __all__ = [
     "ALS",
     "EASE",
     "ContentRecommender",
+    "Fallback",
+    "FilterError",
+    "Filters",
     "HybridRecommender",
     "RECOMMENDERS",
     "ItemKNN",
     "NotFittedError",
     "Popularity",
+    "RankOptions",
+    "Ranked",
     "Recommendation",
     "Recommender",
     "Spread",
@@ -33,7 +41,10 @@ __all__ = [
     "make_recommender",
     "mask_seen",
     "new_exposure",
+    "rank",
+    "rank_batch",
     "recommender_class",
+    "select",
     "spread",
     "top_k",
 ]

@@ -35,7 +35,8 @@ import numpy as np
 from animerec.data.catalog import Catalog
 from animerec.data.ratings import History, Ratings, histories_from_ratings
 from animerec.errors import AnimerecError
-from animerec.recommend.base import Recommender, top_k
+from animerec.recommend.base import Recommender
+from animerec.recommend.ranking import top_k
 from animerec.workspace import Workspace, read_json, write_json
 
 PRIORS = ("quality", "popularity")
@@ -642,7 +643,7 @@ class HybridRecommender(Recommender):
 
     # --- scoring --------------------------------------------------------------------------------
     def score(self, histories: Sequence[History]) -> np.ndarray:
-        catalog = self._require_fitted()
+        catalog = self.fitted_catalog()
         # Each history's per-feature parts on its best anime are kept (per thread: the API may
         # serve in threads), so reasons() explains a recommendation without scoring again.
         self._recent.rows = {}
@@ -707,7 +708,7 @@ class HybridRecommender(Recommender):
         return out
 
     def reasons(self, history: History, anime_ids: np.ndarray, scores: np.ndarray) -> list[str]:
-        catalog = self._require_fitted()
+        catalog = self.fitted_catalog()
         pos = np.maximum(catalog.positions(anime_ids), 0)
         contrib = self._contributions(history, pos)
         top = np.argmax(contrib, axis=0)
