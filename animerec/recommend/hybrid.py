@@ -353,6 +353,8 @@ class HybridRecommender(Recommender):
         variant: str = "clean"
         workspace: str | None = None
         validation_seed: int = 43
+        min_validation_ratings: int = 10
+        """Ratings a validation user needs (lower only for toy data, as the contract tests do)."""
         """Seed of the validation split the weights are learned on (training users only)."""
         k: int = 10
         """List length whose NDCG the weights maximise."""
@@ -533,7 +535,9 @@ class HybridRecommender(Recommender):
         from animerec.evaluate.split import validation_split
 
         p = self.params
-        vsplit = validation_split(train, seed=p.validation_seed)
+        vsplit = validation_split(
+            train, seed=p.validation_seed, min_ratings=p.min_validation_ratings
+        )
         if len(vsplit.test_users) == 0:
             raise AnimerecError(
                 "hybrid: too few training users to learn fusion weights (no validation user "
