@@ -3,6 +3,8 @@
 Import the report writer from :mod:`animerec.evaluate.report` (it pulls in matplotlib).
 """
 
+from animerec.data.fingerprint import data_fingerprint
+from animerec.data.split import Split, protocol_split, validation_split
 from animerec.evaluate.franchise import FranchiseIndex, franchise_key
 from animerec.evaluate.metrics import (
     Ci,
@@ -17,8 +19,7 @@ from animerec.evaluate.metrics import (
     ranking_metrics,
 )
 from animerec.evaluate.runner import EvalSettings, Evaluation, UnknownModelError, evaluate
-from animerec.evaluate.split import Split, protocol_split, validation_split
-from animerec.evaluate.tune import Tuning, data_fingerprint, tune
+from animerec.evaluate.tune import Tuning, tune
 
 __all__ = [
     "Ci",

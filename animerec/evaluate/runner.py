@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 
 from animerec.data.catalog import Catalog
+from animerec.data.fingerprint import data_fingerprint
 from animerec.data.ratings import History, Ratings, histories_from_ratings
+from animerec.data.split import SEED, Split, protocol_split
 from animerec.errors import AnimerecError
 from animerec.evaluate.franchise import FranchiseIndex
 from animerec.evaluate.metrics import (
@@ -38,8 +40,7 @@ from animerec.evaluate.metrics import (
     nps_user_parts,
     ranking_metrics,
 )
-from animerec.evaluate.split import SEED, Split, protocol_split
-from animerec.evaluate.tune import Tuning, data_fingerprint, tune
+from animerec.evaluate.tune import Tuning, tune
 from animerec.recommend.base import Recommender
 from animerec.recommend.hybrid import FitPool
 from animerec.recommend.spread import Spread, new_exposure

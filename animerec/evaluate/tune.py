@@ -1,7 +1,7 @@
 """Grid search of a recommender's hyper-parameters on a validation split of the *training* users.
 
 Tuning never sees a test user: it receives ``Split.train`` only, carves validation users out of it
-with :func:`~animerec.evaluate.split.validation_split`, fits each grid point on the remaining
+with :func:`~animerec.data.split.validation_split`, fits each grid point on the remaining
 training users and scores NDCG@k on the validation users' held-out ratings. The choice is cached
 as JSON (``WS/tuning/<model>.json``) under a key made of everything that decides it — a
 fingerprint of the training ratings and catalog, the split settings, k, the grid and every other
@@ -23,23 +23,14 @@ from typing import Any
 import numpy as np
 
 from animerec.data.catalog import Catalog
+from animerec.data.fingerprint import data_fingerprint
 from animerec.data.ratings import Ratings, histories_from_ratings
+from animerec.data.split import SEED, validation_split
 from animerec.evaluate.metrics import id_matrix, lookup_heldout, ranking_metrics
-from animerec.evaluate.split import SEED, validation_split
 from animerec.recommend.base import Recommender
 from animerec.workspace import read_json, write_json
 
 VALIDATION_FRAC = 0.2
-
-
-def data_fingerprint(ratings: Ratings, catalog: Catalog | None = None) -> str:
-    """A content hash of ratings (and the catalog's item ids): same data ⇔ same fingerprint."""
-    h = hashlib.sha256()
-    for a in (ratings.user_id, ratings.anime_id, ratings.rating):
-        h.update(np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<"), copy=False).tobytes())
-    if catalog is not None:
-        h.update(np.ascontiguousarray(catalog.anime_ids, dtype="<i8").tobytes())
-    return h.hexdigest()[:16]
 
 
 def grid(space: Mapping[str, list]) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ join: ``quality`` (the smoothed share of an anime's raters who rated it 9+) and 
 (log raters). The fused score is a weighted sum.
 
 α and the weights are *learned*, never hand-set: the members are fitted on the training users
-minus a validation set carved out of them (:func:`~animerec.evaluate.split.validation_split`,
+minus a validation set carved out of them (:func:`~animerec.data.split.validation_split`,
 training users only), and for each candidate α coordinate ascent over a grid maximises the
 validation users' NDCG@10. Among the weightings within ``coverage_tolerance`` of the best NDCG
 the one recommending the most distinct anime is kept (a tie-break toward catalog coverage).
@@ -33,7 +33,9 @@ from typing import Any, ClassVar, Self
 import numpy as np
 
 from animerec.data.catalog import Catalog
+from animerec.data.fingerprint import data_fingerprint
 from animerec.data.ratings import History, Ratings, histories_from_ratings
+from animerec.data.split import validation_split
 from animerec.errors import AnimerecError
 from animerec.recommend.base import Recommender, top_k
 from animerec.workspace import Workspace, read_json, write_json
@@ -529,8 +531,6 @@ class HybridRecommender(Recommender):
     def _learn(self, train: Ratings, catalog: Catalog) -> None:
         """α and the fusion weights from members fitted on the training users minus validation
         users, scored on the validation users' histories (see the module docstring)."""
-        from animerec.evaluate.split import validation_split
-
         p = self.params
         vsplit = validation_split(train, seed=p.validation_seed)
         if len(vsplit.test_users) == 0:
@@ -590,8 +590,6 @@ class HybridRecommender(Recommender):
         ws = self.resolve_workspace()
         if ws is None or self._factories:
             return None
-        from animerec.evaluate.tune import data_fingerprint
-
         p = self.params
         members = {}
         for m, model in self.members.items():

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from animerec.data.catalog import Catalog
+from animerec.data.fingerprint import workspace_fingerprint
 from animerec.data.ratings import Ratings
 from animerec.errors import AnimerecError
 from animerec.recommend.base import Recommender
@@ -147,16 +148,6 @@ def _member_params(workspace: Workspace, hybrid: Mapping[str, Any]) -> dict[str,
     return out
 
 
-def data_fingerprint(workspace: Workspace) -> str:
-    """The ingest fingerprint from the workspace manifest (a content hash if it has none)."""
-    fp = workspace.read_manifest().get("ingest", {}).get("fingerprint")
-    if fp:
-        return str(fp)
-    from animerec.evaluate.tune import data_fingerprint as content_fingerprint
-
-    return content_fingerprint(Ratings.read(workspace.ratings), Catalog.read(workspace.anime))
-
-
 def embedder_fingerprint(workspace: Workspace, params: Mapping[str, Any]) -> str | None:
     """Name and weights fingerprint of the embedder a content model uses (None if it has none)."""
     names = {params.get("embedder")} if "embedder" in params else set()
@@ -203,7 +194,7 @@ def fitted(
     ws.require_ingested()
     cls = model_class(name)
     full = resolve_params(ws, name, params, embedder=embedder)
-    data = data_fingerprint(ws)
+    data = workspace_fingerprint(ws)
     emb = embedder_fingerprint(ws, full)
     key = model_key(name, full, data, emb)
     target = store_path(ws, name, key)

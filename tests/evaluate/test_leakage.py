@@ -15,8 +15,8 @@ import pytest
 
 import animerec.evaluate.runner as runner
 from animerec.data.ratings import Ratings
+from animerec.data.split import Split, protocol_split
 from animerec.evaluate.runner import Evaluation, evaluate
-from animerec.evaluate.split import Split, protocol_split
 from animerec.workspace import Workspace
 
 COLLABORATIVE = ("popularity", "itemknn", "userknn", "ease", "als")

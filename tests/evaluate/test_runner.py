@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from evalfakes import CountPop, synthetic
 
+from animerec.data.split import protocol_split
 from animerec.errors import AnimerecError
 from animerec.evaluate.runner import evaluate, genre_vectors
-from animerec.evaluate.split import protocol_split
 from animerec.recommend.base import Recommender
 
 
