@@ -28,7 +28,7 @@ from animerec.data.ratings import Ratings, histories_from_ratings
 from animerec.data.split import SEED, validation_split
 from animerec.evaluate.metrics import id_matrix, lookup_heldout, ranking_metrics
 from animerec.recommend.base import Recommender
-from animerec.workspace import read_json, write_json
+from animerec.workspace import read_entries, write_entry
 
 VALIDATION_FRAC = 0.2
 
@@ -138,9 +138,9 @@ def tune(
     key = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
     key = key.hexdigest()[:16]
     path = Path(cache_dir) / f"{name}.json" if cache_dir is not None else None
-    entries = _read_entries(path, name)
-    if key in entries and not retune:
-        return Tuning.from_dict(entries[key], cached=True)
+    hit = read_entries(path, name).get(key)
+    if hit is not None and not retune:
+        return Tuning.from_dict(hit, cached=True)
 
     t0 = time.perf_counter()
     rows = []
@@ -160,9 +160,7 @@ def tune(
         tune_s=time.perf_counter() - t0,
     )
     if path is not None:
-        entries = _read_entries(path, name)  # again: another process may have added one
-        entries[key] = {**result.as_dict(), "fixed": fixed}
-        write_json(path, {"model": name, "entries": entries})
+        write_entry(path, name, key, {**result.as_dict(), "fixed": fixed})
     return result
 
 
@@ -177,17 +175,3 @@ def _base_params(model: Recommender, space: Mapping[str, list]) -> dict[str, Any
     if callable(identity):  # inputs the parameters only name (say, "auto" or a default length)
         out["inputs"] = identity()
     return out
-
-
-def _read_entries(path: Path | None, name: str) -> dict[str, dict[str, Any]]:
-    """Cached tunings of one model by key (several settings of a model can coexist)."""
-    if path is None or not path.exists():
-        return {}
-    try:
-        saved = read_json(path)
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(saved, dict) or saved.get("model") != name:
-        return {}
-    entries = saved.get("entries")
-    return dict(entries) if isinstance(entries, dict) else {}

@@ -38,7 +38,7 @@ from animerec.data.ratings import History, Ratings, histories_from_ratings
 from animerec.data.split import validation_split
 from animerec.errors import AnimerecError
 from animerec.recommend.base import Recommender, top_k
-from animerec.workspace import Workspace, read_json, write_json
+from animerec.workspace import Workspace, read_entries, write_entry
 
 PRIORS = ("quality", "popularity")
 QUALITY_PRIOR_WEIGHT = 10.0
@@ -620,23 +620,21 @@ class HybridRecommender(Recommender):
         return self.resolve_workspace().sub("tuning", f"{FUSION_CACHE}.json")
 
     def _read_fusion(self, key: str) -> dict[str, Any] | None:
-        entry = _read_fusion_entries(self._fusion_path()).get(key)
+        entry = read_entries(self._fusion_path(), FUSION_CACHE).get(key)
         ok = isinstance(entry, dict) and {"weights", "alpha", "validation"} <= set(entry)
         if not ok or len(entry["weights"]) != len(self.feature_names):
             return None
         return entry
 
     def _write_fusion(self, key: str, settings: dict[str, Any]) -> None:
-        path = self._fusion_path()
-        entries = _read_fusion_entries(path)  # again: another process may have added one
-        entries[key] = {
+        entry = {
             "settings": settings,
             "feature_names": self.feature_names,
             "weights": [float(w) for w in self.weights],
             "alpha": self.alpha,
             "validation": self.validation,
         }
-        write_json(path, {"model": FUSION_CACHE, "entries": entries})
+        write_entry(self._fusion_path(), FUSION_CACHE, key, entry)
 
     # --- scoring --------------------------------------------------------------------------------
     def score(self, histories: Sequence[History]) -> np.ndarray:
@@ -775,17 +773,6 @@ class HybridRecommender(Recommender):
             model.set_state(sub, catalog)
             self.members[m] = self._attach(model)
         self.catalog = catalog
-
-
-def _read_fusion_entries(path: Path) -> dict[str, Any]:
-    try:
-        saved = read_json(path)
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(saved, dict) or saved.get("model") != FUSION_CACHE:
-        return {}
-    entries = saved.get("entries")
-    return dict(entries) if isinstance(entries, dict) else {}
 
 
 def _array_hash(a: np.ndarray) -> str:

@@ -27,7 +27,14 @@ from animerec.data.fingerprint import workspace_fingerprint
 from animerec.data.ratings import Ratings
 from animerec.errors import AnimerecError
 from animerec.recommend.base import Recommender
-from animerec.workspace import Workspace, atomic_path, now_iso, read_json, write_json
+from animerec.workspace import (
+    Workspace,
+    atomic_path,
+    now_iso,
+    read_entries,
+    read_json,
+    write_json,
+)
 
 STORE_DIR = "recommenders"
 MODEL_DIR = "model"
@@ -71,27 +78,17 @@ def tuned_params(
     parameter it did not search equals ``resolved`` (the model's other parameters), and the most
     recent such entry wins.
     """
-    path = workspace.sub("tuning", f"{name}.json")
-    try:
-        cached = read_json(path)
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(cached, dict) or cached.get("model") != name:
-        return {}
-    entries = cached.get("entries")
-    if isinstance(entries, dict):
-        for entry in reversed(list(entries.values())):
-            base = entry.get("settings", {}).get("base", {}) if isinstance(entry, dict) else {}
-            best = entry.get("best") if isinstance(entry, dict) else None
-            if not isinstance(best, dict):
-                continue
-            if resolved is None or all(
-                k == "workspace" or _same(resolved.get(k), v) for k, v in base.items()
-            ):
-                return dict(best)
-        return {}
-    best = cached.get("best")  # a single-entry file
-    return dict(best) if isinstance(best, dict) else {}
+    entries = read_entries(workspace.sub("tuning", f"{name}.json"), name)
+    for entry in reversed(list(entries.values())):
+        base = entry.get("settings", {}).get("base", {})
+        best = entry.get("best")
+        if not isinstance(best, dict):
+            continue
+        if resolved is None or all(
+            k == "workspace" or _same(resolved.get(k), v) for k, v in base.items()
+        ):
+            return dict(best)
+    return {}
 
 
 def resolve_params(
