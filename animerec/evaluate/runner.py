@@ -42,7 +42,7 @@ from animerec.evaluate.metrics import (
 )
 from animerec.evaluate.tune import Tuning, tune
 from animerec.recommend.base import Recommender
-from animerec.recommend.hybrid import FitPool
+from animerec.recommend.context import FitPool
 from animerec.recommend.spread import Spread, new_exposure
 from animerec.workspace import Workspace
 

@@ -126,7 +126,7 @@ def resolve_params(
 def _member_params(workspace: Workspace, hybrid: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """A hybrid's members take the tuning cached for them (``WS/tuning/ease-graded.json`` for
     member ``ease/graded``) instead of tuning again on all users; given values win."""
-    from animerec.recommend.hybrid import CONTENT_PARAMS, model_of
+    from animerec.recommend.hybrid.model import CONTENT_PARAMS, model_of
 
     given = dict(hybrid.get("member_params") or {})
     out = {}

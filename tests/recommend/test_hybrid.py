@@ -14,10 +14,10 @@ from animerec.data.ratings import History, Ratings
 from animerec.errors import AnimerecError
 from animerec.recommend.base import Recommender
 from animerec.recommend.content import ContentRecommender
+from animerec.recommend.context import FitPool
 from animerec.recommend.ease import EASE
 from animerec.recommend.hybrid import (
     FUSION_CACHE,
-    FitPool,
     HybridRecommender,
     ItemPriors,
     learn_weights,

@@ -1,24 +1,4 @@
-"""The hybrid: collaborative and content scores fused with weights learned on validation users.
-
-Each member (by default EASE and the content model; any registered recommender, ALS included,
-and ``model/label`` variants such as a second EASE) scores the whole catalog. A member's scores
-may first be divided by each anime's number of training raters to the power α (popularity
-debiasing), then each user's scores are standardised per member — z-scores whose mean and spread
-come from the user's 100 best unseen anime, so a member's scale does not decide its say and what
-counts is how it separates its top candidates. Two item priors from the training ratings may
-join: ``quality`` (the smoothed share of an anime's raters who rated it 9+) and ``popularity``
-(log raters). The fused score is a weighted sum.
-
-α and the weights are *learned*, never hand-set: the members are fitted on the training users
-minus a validation set carved out of them (:func:`~animerec.data.split.validation_split`,
-training users only), and for each candidate α coordinate ascent over a grid maximises the
-validation users' NDCG@10. Among the weightings within ``coverage_tolerance`` of the best NDCG
-the one recommending the most distinct anime is kept (a tie-break toward catalog coverage).
-Then the members are refitted on all training users; α and the weights are saved with the model.
-
-A recommendation's reason comes from the feature that added most to its score: the member's own
-reason ("because you liked Monster (0.81)") or the prior's ("84% of its 120 raters rated it 9+").
-"""
+"""The hybrid model: members fitted, the learned fusion applied, reasons from the top feature."""
 
 from __future__ import annotations
 
@@ -37,16 +17,18 @@ from animerec.data.fingerprint import data_fingerprint
 from animerec.data.ratings import History, Ratings, histories_from_ratings
 from animerec.data.split import validation_split
 from animerec.errors import AnimerecError
-from animerec.recommend.base import Recommender, top_k
+from animerec.recommend.base import Recommender
+from animerec.recommend.context import FitPool
+from animerec.recommend.hybrid.fusion import (
+    PRIORS,
+    QUALITY_PRIOR_WEIGHT,
+    ItemPriors,
+    seen_mask,
+    standardise,
+)
+from animerec.recommend.hybrid.weights import ROUNDS, WEIGHT_GRID, learn_weights, pick
 from animerec.workspace import Workspace, read_entries, write_entry
 
-PRIORS = ("quality", "popularity")
-QUALITY_PRIOR_WEIGHT = 10.0
-"""Pseudo-raters pulling an anime's 9+ share toward the catalog-wide share (few raters → prior)."""
-WEIGHT_GRID = (-1.0, -0.5, -0.25, -0.1, 0.0, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
-"""Values coordinate ascent tries for each weight (the first member's weight stays 1)."""
-ROUNDS = 3
-"""Coordinate-ascent sweeps over the weights."""
 CONTENT_PARAMS = ("embedder", "max_seq_length", "backend", "workspace", "variant")
 """Hybrid parameters passed on to content members."""
 DEFAULT_MEMBERS = ("ease", "content")
@@ -72,245 +54,12 @@ KEEP_TOP = 200
 """Best unseen anime per history whose feature parts :meth:`HybridRecommender.score` keeps, so
 :meth:`~HybridRecommender.reasons` need not score again (exploration picks from the best 50)."""
 
+__all__ = ["DEFAULT_MEMBERS", "FUSION_CACHE", "HybridRecommender", "model_of"]
+
 
 def model_of(member: str) -> str:
     """The registered model of a member name (``ease/graded`` → ``ease``)."""
     return member.split("/", 1)[0]
-
-
-def standardise(scores: np.ndarray, seen: np.ndarray | None = None, head: int = 0) -> np.ndarray:
-    """Per-row z-scores. The mean and spread come from the row's ``head`` best finite entries
-    that are not ``seen`` (all finite entries when ``head`` is 0): what matters in fusion is
-    how a member separates its top candidates, not how the long tail of the catalog is spread.
-    Entries a member cannot score get the row's lowest z-score (the member says nothing for
-    them); rows with no spread become zeros."""
-    s = np.asarray(scores, dtype=np.float32)
-    fin = np.isfinite(s)
-    all_finite = bool(fin.all())
-    if not all_finite and np.isnan(s).any():
-        s = np.where(np.isnan(s), -np.inf, s)
-    if head > 0:
-        pool = s if seen is None else np.where(seen, -np.inf, s)
-        h = min(head, s.shape[1])
-        # Select from the low end of the negated scores: selecting the top end of rows where
-        # most entries are −inf (a member that scores a quarter of the catalog) hits numpy's
-        # slow path for runs of equal values (0.4 ms a row instead of 0.02 ms). Sorted, so the
-        # sums below do not depend on the order partition leaves.
-        best = np.partition(-pool, h - 1, axis=1)[:, :h]
-        best.sort(axis=1)
-        best = -best[:, ::-1]
-        ok = np.isfinite(best)
-        if ok.all():
-            mean = best.mean(axis=1, keepdims=True)
-            std = best.std(axis=1, keepdims=True)
-        else:
-            n = np.maximum(ok.sum(axis=1, keepdims=True), 1)
-            b = np.where(ok, best, 0.0)
-            mean = b.sum(axis=1, keepdims=True) / n
-            std = np.sqrt((np.where(ok, b - mean, 0.0) ** 2).sum(axis=1, keepdims=True) / n)
-    else:
-        x = np.where(fin, s, 0.0)
-        n = np.maximum(fin.sum(axis=1, keepdims=True), 1)
-        mean = x.sum(axis=1, keepdims=True) / n
-        std = np.sqrt((np.where(fin, x - mean, 0.0) ** 2).sum(axis=1, keepdims=True) / n)
-    flat = std <= 0
-    mean = mean.astype(np.float32)
-    std = np.where(flat, 1, std).astype(np.float32)
-    z = (s - mean) / std
-    if not all_finite:  # unscorable (−inf) entries: the row's lowest z-score
-        low = np.where(fin, s, np.inf).min(axis=1, keepdims=True)
-        low = np.where(np.isfinite(low), (low - mean) / std, 0.0).astype(np.float32)
-        np.maximum(z, low, out=z)  # only the −inf entries are below the lowest finite one
-    if flat.any():
-        z[flat[:, 0]] = 0.0
-    return z
-
-
-def seen_mask(histories: Sequence[History], catalog: Catalog) -> np.ndarray:
-    """``bool [len(histories), len(catalog)]``: True where a history holds the anime."""
-    out = np.zeros((len(histories), len(catalog)), bool)
-    for i, h in enumerate(histories):
-        pos = catalog.positions(h.anime_ids)
-        out[i, pos[pos >= 0]] = True
-    return out
-
-
-@dataclass(frozen=True)
-class ItemPriors:
-    """Per-catalog-item statistics of the training ratings (user-independent features)."""
-
-    raters: np.ndarray
-    promoters: np.ndarray
-
-    @classmethod
-    def of(cls, train: Ratings, catalog: Catalog) -> ItemPriors:
-        pos = catalog.positions(train.anime_id)
-        ok = pos >= 0
-        raters = np.bincount(pos[ok], minlength=len(catalog))
-        promoters = np.bincount(pos[ok & (train.rating >= 9)], minlength=len(catalog))
-        return cls(raters.astype(np.int64), promoters.astype(np.int64))
-
-    def quality(self) -> np.ndarray:
-        """Smoothed share of raters who rated the anime 9+."""
-        base = self.promoters.sum() / max(self.raters.sum(), 1)
-        a = QUALITY_PRIOR_WEIGHT
-        return ((self.promoters + a * base) / (self.raters + a)).astype(np.float32)
-
-    def debias(self, alpha: float) -> np.ndarray:
-        """``raters^α`` (at least 1): the divisor that lifts less popular anime's scores."""
-        return np.power(np.maximum(self.raters, 1), alpha).astype(np.float32)
-
-    def popularity(self) -> np.ndarray:
-        return np.log1p(self.raters).astype(np.float32)
-
-    def feature(self, name: str) -> np.ndarray:
-        """The prior ``name`` standardised over the anime rated at least once."""
-        v = self.quality() if name == "quality" else self.popularity()
-        rated = self.raters > 0
-        ref = v[rated] if rated.any() else v
-        std = float(ref.std()) or 1.0
-        return ((v - float(ref.mean())) / std).astype(np.float32)
-
-
-def ranking_quality(
-    fused: np.ndarray, relevant: np.ndarray, n_relevant: np.ndarray, k: int
-) -> tuple[float, float]:
-    """(mean binary NDCG@k over rows with ≥ 1 relevant item — the evaluation's definition —,
-    share of distinct items among all recommended slots: the batch's catalog coverage)."""
-    top = top_k(fused, k)
-    finite = np.isfinite(np.take_along_axis(fused, top, axis=1))
-    rel = np.take_along_axis(relevant, top, axis=1) & finite
-    disc = 1.0 / np.log2(np.arange(2, k + 2))
-    dcg = rel @ disc[: top.shape[1]]
-    idcg = np.concatenate([[0.0], np.cumsum(disc)])[np.minimum(n_relevant, k)]
-    counted = n_relevant > 0
-    ndcg = float(np.mean(dcg[counted] / idcg[counted])) if counted.any() else float("nan")
-    distinct = len(np.unique(top[finite])) / max(int(finite.sum()), 1)
-    return ndcg, distinct
-
-
-def ndcg_at_k(fused: np.ndarray, relevant: np.ndarray, n_relevant: np.ndarray, k: int) -> float:
-    """Mean binary NDCG@k over rows with ≥ 1 relevant item (same definition as the evaluation)."""
-    return ranking_quality(fused, relevant, n_relevant, k)[0]
-
-
-def learn_weights(
-    features: Sequence[np.ndarray],
-    relevant: np.ndarray,
-    seen: np.ndarray,
-    k: int = 10,
-    *,
-    grid: Sequence[float] = WEIGHT_GRID,
-    rounds: int = ROUNDS,
-) -> tuple[np.ndarray, float, list[dict[str, Any]]]:
-    """Weights of ``features`` (each ``[users, items]``) maximising NDCG@k by coordinate ascent.
-
-    Starts from the best single feature at weight 1 (that one's weight stays fixed: only ratios
-    matter); every sweep tries each value of ``grid`` for every other weight and keeps any strict
-    improvement. Returns (weights, validation NDCG, the search trace: every point tried with its
-    NDCG and distinct-item share).
-    """
-    n_rel = relevant.sum(axis=1)
-    base = np.where(seen, -np.inf, 0.0).astype(np.float32)
-    trace: list[dict[str, Any]] = []
-
-    def objective(w: np.ndarray) -> float:
-        fused = base.copy()
-        for wi, f in zip(w, features, strict=True):
-            if wi != 0:
-                fused += np.float32(wi) * f
-        ndcg, distinct = ranking_quality(fused, relevant, n_rel, k)
-        trace.append({"weights": w.tolist(), "ndcg": ndcg, "distinct": distinct})
-        return ndcg
-
-    singles = []
-    for i in range(len(features)):
-        w = np.zeros(len(features))
-        w[i] = 1.0
-        singles.append(objective(w))
-    anchor = int(np.nanargmax(singles))
-    w = np.zeros(len(features))
-    w[anchor] = 1.0
-    best = singles[anchor]
-    for _ in range(rounds):
-        improved = False
-        for i in range(len(features)):
-            if i == anchor:
-                continue
-            for value in grid:
-                if value == w[i]:
-                    continue
-                cand = w.copy()
-                cand[i] = value
-                score = objective(cand)
-                if score > best + 1e-9:
-                    best, w, improved = score, cand, True
-        if not improved:
-            break
-    return w, best, trace
-
-
-def pick(trace: Sequence[Mapping[str, Any]], tolerance: float) -> Mapping[str, Any]:
-    """The point of a search trace to keep: the highest NDCG, unless another within
-    ``tolerance`` of it recommends more distinct anime (then the most distinct of those)."""
-    best = max(t["ndcg"] for t in trace)
-    near = [t for t in trace if t["ndcg"] >= best - tolerance]
-    return max(near, key=lambda t: (t["distinct"], t["ndcg"]))
-
-
-class FitPool:
-    """Fitted recommenders shared within one run: a model with the same name and parameters,
-    fitted on the very same ratings and catalog objects, is fitted once.
-
-    The evaluation fits EASE and the content model for their own rows, then the hybrid fits the
-    same two as members on the same training users; with a pool it takes them instead (each fit
-    is deterministic, so the result is the same, at none of the cost)."""
-
-    def __init__(self) -> None:
-        self._fits: list[tuple[Ratings, Catalog, str, Recommender]] = []
-
-    @staticmethod
-    def key(model: Recommender) -> str | None:
-        """What identifies a fit besides its data (None: never shared — injected vectors)."""
-        if getattr(model, "_given_vectors", None) is not None:
-            return None
-        params = getattr(model, "params", None)
-        if params is None or not is_dataclass(params):
-            return None
-        fields = asdict(params)
-        where = fields.pop("workspace", None)  # as the model resolves it: its parameter first
-        ws = getattr(model, "workspace", None)
-        if where is None and isinstance(ws, Workspace):
-            where = str(ws.root)
-        return json.dumps(
-            {"model": model.name, "params": fields, "workspace": where},
-            sort_keys=True,
-            default=str,
-        )
-
-    def get(self, model: Recommender, train: Ratings, catalog: Catalog) -> Recommender | None:
-        key = self.key(model)
-        if key is None:
-            return None
-        for t, c, k, fitted in self._fits:
-            if t is train and c is catalog and k == key:
-                return fitted
-        return None
-
-    def add(self, model: Recommender, train: Ratings, catalog: Catalog) -> None:
-        """Remember ``model``, already fitted on ``train`` and ``catalog``."""
-        key = self.key(model)
-        if key is not None and self.get(model, train, catalog) is None:
-            self._fits.append((train, catalog, key, model))
-
-    def fit(self, model: Recommender, train: Ratings, catalog: Catalog) -> Recommender:
-        """The pooled fit equal to ``model`` fitted on ``train``, or ``model`` fitted now."""
-        hit = self.get(model, train, catalog)
-        if hit is not None:
-            return hit
-        model.fit(train, catalog)
-        self.add(model, train, catalog)
-        return model
 
 
 class HybridRecommender(Recommender):
