@@ -18,8 +18,9 @@ from animerec.evaluate.metrics import (
     nps_pooled,
     ranking_metrics,
 )
-from animerec.evaluate.runner import EvalSettings, Evaluation, UnknownModelError, evaluate
+from animerec.evaluate.runner import EvalSettings, Evaluation, evaluate
 from animerec.evaluate.tune import Tuning, tune
+from animerec.recommend.registry import UnknownModelError
 
 __all__ = [
     "Ci",

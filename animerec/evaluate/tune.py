@@ -16,7 +16,7 @@ import itertools
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -165,13 +165,10 @@ def tune(
 
 
 def _base_params(model: Recommender, space: Mapping[str, list]) -> dict[str, Any]:
-    """The model's resolved parameters outside the grid (the workspace location excluded:
-    where a workspace lies does not change results)."""
-    params = getattr(model, "params", None)
-    if params is None or not is_dataclass(params):
-        return {}
-    out = {key: v for key, v in asdict(params).items() if key not in space and key != "workspace"}
-    identity = getattr(model, "input_identity", None)
-    if callable(identity):  # inputs the parameters only name (say, "auto" or a default length)
-        out["inputs"] = identity()
+    """The model's resolved parameters outside the grid, and what its fit reads besides
+    them (``inputs``: the content model's embedder and weights) where it reads anything."""
+    out = {key: v for key, v in asdict(model.params).items() if key not in space}
+    identity = model.input_identity()
+    if identity:  # inputs the parameters only name (say, "auto" or a default length)
+        out["inputs"] = identity
     return out

@@ -6,7 +6,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -18,7 +18,7 @@ from animerec.data.ratings import History, Ratings, histories_from_ratings
 from animerec.data.split import validation_split
 from animerec.errors import AnimerecError
 from animerec.recommend.base import Recommender
-from animerec.recommend.context import FitPool
+from animerec.recommend.context import Context
 from animerec.recommend.hybrid.fusion import (
     PRIORS,
     QUALITY_PRIOR_WEIGHT,
@@ -27,9 +27,10 @@ from animerec.recommend.hybrid.fusion import (
     standardise,
 )
 from animerec.recommend.hybrid.weights import ROUNDS, WEIGHT_GRID, learn_weights, pick
-from animerec.workspace import Workspace, read_entries, write_entry
+from animerec.recommend.models import SINGLE_MODELS, lookup
+from animerec.workspace import read_entries, write_entry
 
-CONTENT_PARAMS = ("embedder", "max_seq_length", "backend", "workspace", "variant")
+CONTENT_PARAMS = ("embedder", "max_seq_length", "backend", "variant")
 """Hybrid parameters passed on to content members."""
 DEFAULT_MEMBERS = ("ease", "content")
 """EASE and the content model. On held-out validation folds ALS and a second EASE (graded 8+)
@@ -66,10 +67,6 @@ class HybridRecommender(Recommender):
     """A learned weighted sum of member recommenders' standardised scores and item priors."""
 
     name: ClassVar[str] = "hybrid"
-    fit_pool: FitPool | None = None
-    """Fitted models shared within one evaluation run (the evaluation runner sets it)."""
-    retune: bool = False
-    """Learn the fusion again even when ``WS/tuning`` holds it for this data and settings."""
 
     @dataclass
     class Params:
@@ -81,9 +78,12 @@ class HybridRecommender(Recommender):
         member_params: dict[str, dict[str, Any]] = field(
             default_factory=lambda: {k: dict(v) for k, v in DEFAULT_MEMBER_PARAMS.items()}
         )
-        """Fixed parameters per member; the rest come from tuning (or defaults)."""
+        """Parameters per member over its defaults and the shared content settings below
+        (:func:`animerec.recommend.registry.resolve` fills in the tuned rest)."""
         tune_members: bool = True
-        """Grid-search members' parameters on the validation users (cached in ``WS/tuning``)."""
+        """Members take tuned values for the parameters ``member_params`` leaves open (the
+        evaluation's grid search on training users, cached in ``WS/tuning``; the model store
+        reads that cache); False: their given parameters over the defaults."""
         debias: tuple[float, ...] = DEBIAS
         """Candidate exponents α: member scores are divided by (raters)^α before fusing, which
         lifts less popular anime; the fit keeps the α whose fusion validates best."""
@@ -101,7 +101,6 @@ class HybridRecommender(Recommender):
         backend: str = "torch"
         """Backend of the content members' embedder (``torch``, ``onnx``, ``onnx-int8``)."""
         variant: str = "clean"
-        workspace: str | None = None
         validation_seed: int = 43
         """Seed of the validation split the weights are learned on (training users only)."""
         k: int = 10
@@ -111,10 +110,12 @@ class HybridRecommender(Recommender):
         self,
         params: Params | None = None,
         *,
-        workspace: Workspace | None = None,
-        vectors: np.ndarray | None = None,
+        context: Context | None = None,
         factories: Mapping[str, Callable[[], Recommender]] | None = None,
     ) -> None:
+        """``context`` gives the workspace (the fusion cache, the content members' embeddings)
+        and the run's fit pool; ``factories`` build members that are not registered models
+        (tests: such a hybrid is never cached)."""
         self.params = params or self.Params()
         p = self.params
         p.members = tuple(p.members)
@@ -133,8 +134,7 @@ class HybridRecommender(Recommender):
             )
         if any(not 0 <= a <= 2 for a in p.debias):
             raise AnimerecError(f"hybrid: debias exponents must be in [0, 2], got {p.debias}")
-        self.workspace = workspace
-        self._vectors = vectors
+        self.context = context or Context()
         self._factories = dict(factories or {})
         self.members: dict[str, Recommender] = {}
         self.member_settings: dict[str, dict[str, Any]] = {}
@@ -146,81 +146,36 @@ class HybridRecommender(Recommender):
         self._recent = threading.local()
         self._prior_rows: dict[str, np.ndarray] = {}
 
+    @classmethod
+    def build(cls, params: Mapping[str, Any] | None = None, context: Context | None = None) -> Self:
+        return cls(cls.Params(**dict(params or {})), context=context)
+
     # --- members -------------------------------------------------------------------------------
-    def resolve_workspace(self) -> Workspace | None:
-        if self.params.workspace is not None:
-            return Workspace.open(self.params.workspace)
-        return self.workspace
-
-    def _shared(self, cls: type[Recommender]) -> dict[str, Any]:
-        """Hybrid-level settings a member takes (the embedder and workspace for content)."""
-        params_cls = getattr(cls, "Params", None)
-        allowed = set(getattr(params_cls, "__dataclass_fields__", {}))
-        shared = {key: getattr(self.params, key) for key in CONTENT_PARAMS if key in allowed}
-        if "workspace" in shared:
-            ws = self.resolve_workspace()
-            shared["workspace"] = str(ws.root) if ws is not None else None
-        # Only what differs from the member's defaults: the same fixed settings as when the
-        # member is evaluated alone, so both share one cached tuning.
-        defaults = params_cls() if allowed else None
-        return {
-            k: v
-            for k, v in shared.items()
-            if v is not None and (k == "workspace" or v != getattr(defaults, k))
-        }
-
-    def _settings(self, train: Ratings, catalog: Catalog) -> dict[str, dict[str, Any]]:
-        """Each member's parameters: shared settings and ``member_params``, then tuning of the
-        rest of the model's search space (cached per member in ``WS/tuning``)."""
-        out: dict[str, dict[str, Any]] = {}
-        for member in self.params.members:
-            if member in self._factories:
-                out[member] = {}
-                continue
-            from animerec.recommend.registry import RECOMMENDERS
-
+    @classmethod
+    def members_of(cls, params: Mapping[str, Any]) -> dict[str, tuple[str, dict[str, Any], bool]]:
+        """Each member's model, fixed parameters and whether tuning fills in the rest
+        (``tune_members``). Fixed: the hybrid's content settings that differ from the member's
+        defaults (so a member evaluated alone with the same settings shares its cached tuning),
+        then ``member_params[member]``."""
+        p = asdict(cls.Params(**dict(params)))
+        out = {}
+        for member in p["members"]:
             model = model_of(member)
-            if model not in RECOMMENDERS:
-                raise AnimerecError(
-                    f"hybrid: unknown member {member!r}; known: {', '.join(sorted(RECOMMENDERS))}"
-                )
-            cls = RECOMMENDERS[model]
-            fixed = {**self._shared(cls), **self.params.member_params.get(member, {})}
-            space = dict(getattr(cls, "search_space", {}) or {})
-            space = {key: v for key, v in space.items() if key not in fixed}
-            tuned: dict[str, Any] = {}
-            if self.params.tune_members and space:
-                from animerec.evaluate.tune import tune
-                from animerec.recommend.registry import make_recommender
-
-                ws = self.resolve_workspace()
-                tuned = tune(
-                    member.replace("/", "-"),
-                    lambda _m=model, **kw: self._attach(make_recommender(_m, **kw)),
-                    space,
-                    train,
-                    catalog,
-                    k=self.params.k,
-                    fixed=fixed,
-                    cache_dir=ws.sub("tuning") if ws is not None else None,
-                ).best
-            out[member] = {**fixed, **tuned}
+            defaults = asdict(lookup(model, SINGLE_MODELS).Params())
+            shared = {
+                key: p[key]
+                for key in CONTENT_PARAMS
+                if key in defaults and p[key] is not None and p[key] != defaults[key]
+            }
+            fixed = {**shared, **p["member_params"].get(member, {})}
+            out[member] = (model, fixed, p["tune_members"])
         return out
-
-    def _attach(self, model: Recommender) -> Recommender:
-        if self._vectors is not None and getattr(model, "name", None) == "content":
-            model._given_vectors = self._vectors  # noqa: SLF001 - injected vectors (tests)
-        ws = self.resolve_workspace()
-        if ws is not None and hasattr(model, "workspace") and model.workspace is None:
-            model.workspace = ws
-        return model
 
     def _make(self, member: str) -> Recommender:
         if member in self._factories:
             return self._factories[member]()
-        from animerec.recommend.registry import make_recommender
-
-        return self._attach(make_recommender(model_of(member), **self.member_settings[member]))
+        model = model_of(member)
+        return lookup(model, SINGLE_MODELS).build(self.member_settings[member], self.context)
 
     # --- features ------------------------------------------------------------------------------
     def _feature(
@@ -251,13 +206,16 @@ class HybridRecommender(Recommender):
     def fit(self, train: Ratings, catalog: Catalog) -> Self:
         p = self.params
         self.catalog = catalog
-        self.member_settings = self._settings(train, catalog)
+        registered = replace(p, members=tuple(m for m in p.members if m not in self._factories))
+        self.member_settings = {
+            m: fixed for m, (_, fixed, _) in self.members_of(asdict(registered)).items()
+        }
         self.feature_names = [*p.members, *p.priors]
         self.members = {m: self._fit_member(m, train, catalog) for m in p.members}
         self.priors = ItemPriors.of(train, catalog)
         self._prior_rows = {}
         key = self._fusion_key(train, catalog)
-        hit = None if key is None or self.retune else self._read_fusion(key[0])
+        hit = None if key is None or self.context.retune else self._read_fusion(key[0])
         if hit is not None:
             self.weights = np.asarray(hit["weights"], dtype=np.float32)
             self.alpha = float(hit["alpha"])
@@ -269,13 +227,14 @@ class HybridRecommender(Recommender):
         return self
 
     def _fit_member(self, member: str, train: Ratings, catalog: Catalog) -> Recommender:
-        """Member ``member`` fitted on ``train``: taken from :attr:`fit_pool` when the same model
-        with the same parameters was fitted on the same ratings in this run (the evaluation
-        fits EASE and content for their own rows first), else fitted here."""
+        """Member ``member`` fitted on ``train``: taken from the context's fit pool when the
+        same model with the same parameters and inputs was fitted on the same ratings in this
+        run (the evaluation fits EASE and content for their own rows first), else fitted here."""
         model = self._make(member)
-        if self.fit_pool is None or member in self._factories:
+        pool = self.context.pool
+        if pool is None or member in self._factories:
             return model.fit(train, catalog)
-        return self.fit_pool.fit(model, train, catalog)
+        return pool.fit(model, train, catalog)
 
     def _learn(self, train: Ratings, catalog: Catalog) -> None:
         """α and the fusion weights from members fitted on the training users minus validation
@@ -336,7 +295,7 @@ class HybridRecommender(Recommender):
         everything that decides it — the training data, each fitted member's model, parameters
         and item vectors (a re-encoded catalog changes the key), the priors and the search
         settings. None (no caching) without a workspace or with members built by factories."""
-        ws = self.resolve_workspace()
+        ws = self.context.workspace
         if ws is None or self._factories:
             return None
         p = self.params
@@ -345,7 +304,7 @@ class HybridRecommender(Recommender):
             vectors = model.item_vectors()
             members[m] = {
                 "model": model.name,
-                "params": {k: v for k, v in _params_dict(model).items() if k != "workspace"},
+                "params": asdict(model.params),
                 "vectors": None if vectors is None else _array_hash(vectors),
             }
         settings = {
@@ -366,7 +325,7 @@ class HybridRecommender(Recommender):
         return hashlib.sha256(blob).hexdigest()[:16], settings
 
     def _fusion_path(self) -> Path:
-        return self.resolve_workspace().sub("tuning", f"{FUSION_CACHE}.json")
+        return self.context.workspace.sub("tuning", f"{FUSION_CACHE}.json")
 
     def _read_fusion(self, key: str) -> dict[str, Any] | None:
         entry = read_entries(self._fusion_path(), FUSION_CACHE).get(key)
@@ -490,7 +449,7 @@ class HybridRecommender(Recommender):
             "feature_names": self.feature_names,
             "validation": self.validation,
             "alpha": self.alpha,
-            "member_params": {m: _params_dict(self.members[m]) for m in self.params.members},
+            "member_params": {m: asdict(self.members[m].params) for m in self.params.members},
         }
         out: dict[str, np.ndarray] = {
             "meta": np.array(json.dumps(meta, default=str)),
@@ -504,8 +463,6 @@ class HybridRecommender(Recommender):
         return out
 
     def set_state(self, arrays: dict[str, np.ndarray], catalog: Catalog) -> None:
-        from animerec.recommend.registry import RECOMMENDERS
-
         meta = json.loads(str(arrays["meta"]))
         self.member_settings = meta["member_settings"]
         self.feature_names = list(meta["feature_names"])
@@ -518,16 +475,12 @@ class HybridRecommender(Recommender):
         for m in self.params.members:
             prefix = f"member.{m}."
             sub = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
-            model = RECOMMENDERS[model_of(m)].from_params(meta["member_params"][m])
-            model.set_state(sub, catalog)
-            self.members[m] = self._attach(model)
+            model = lookup(model_of(m), SINGLE_MODELS)
+            member = model.from_params(meta["member_params"][m], self.context)
+            member.set_state(sub, catalog)
+            self.members[m] = member
         self.catalog = catalog
 
 
 def _array_hash(a: np.ndarray) -> str:
     return hashlib.sha1(np.ascontiguousarray(a).view(np.uint8)).hexdigest()[:16]
-
-
-def _params_dict(model: Recommender) -> dict[str, Any]:
-    p = getattr(model, "params", None)
-    return asdict(p) if p is not None and is_dataclass(p) else {}
