@@ -21,20 +21,18 @@ reason ("because you liked Monster (0.81)") or the prior's ("84% of its 120 rate
 """
 
 from animerec.recommend.hybrid.fusion import PRIORS, ItemPriors, seen_mask, standardise
-from animerec.recommend.hybrid.model import (
-    DEFAULT_MEMBERS,
-    FUSION_CACHE,
-    HybridRecommender,
-    model_of,
-)
+from animerec.recommend.hybrid.learned import FUSION_CACHE, Fusion, learn_fusion
+from animerec.recommend.hybrid.model import DEFAULT_MEMBERS, HybridRecommender, model_of
 from animerec.recommend.hybrid.weights import learn_weights, ndcg_at_k, pick, ranking_quality
 
 __all__ = [
     "DEFAULT_MEMBERS",
     "FUSION_CACHE",
     "PRIORS",
+    "Fusion",
     "HybridRecommender",
     "ItemPriors",
+    "learn_fusion",
     "learn_weights",
     "model_of",
     "ndcg_at_k",

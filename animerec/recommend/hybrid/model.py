@@ -2,33 +2,33 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
 
 from animerec.data.catalog import Catalog
-from animerec.data.fingerprint import data_fingerprint
-from animerec.data.ratings import History, Ratings, histories_from_ratings
-from animerec.data.split import validation_split
+from animerec.data.ratings import History, Ratings
 from animerec.errors import AnimerecError
 from animerec.recommend.base import Recommender
 from animerec.recommend.context import Context
 from animerec.recommend.hybrid.fusion import (
     PRIORS,
-    QUALITY_PRIOR_WEIGHT,
     ItemPriors,
     seen_mask,
     standardise,
 )
-from animerec.recommend.hybrid.weights import ROUNDS, WEIGHT_GRID, learn_weights, pick
+from animerec.recommend.hybrid.learned import (
+    Fusion,
+    fusion_key,
+    learn_fusion,
+    read_fusion,
+    write_fusion,
+)
 from animerec.recommend.models import SINGLE_MODELS, lookup
-from animerec.workspace import read_entries, write_entry
 
 CONTENT_PARAMS = ("embedder", "max_seq_length", "backend", "variant")
 """Hybrid parameters passed on to content members."""
@@ -46,16 +46,11 @@ NORMALISE_TOP = 100
 """Validation NDCG the fit may give up for weights that recommend more distinct anime."""
 SCORE_BLOCK = 128
 """Histories scored at once (members and features are dense ``[block, catalog]`` arrays)."""
-FUSION_CACHE = "hybrid-fusion"
-"""``WS/tuning/hybrid-fusion.json``: learned fusions (α, weights, validation figures) by key, so
-fitting again on the same data with the same settings skips the validation fits."""
-FUSION_VERSION = 1
-"""Part of the fusion cache key: raise it when the way weights are learned changes."""
 KEEP_TOP = 200
 """Best unseen anime per history whose feature parts :meth:`HybridRecommender.score` keeps, so
 :meth:`~HybridRecommender.reasons` need not score again (exploration picks from the best 50)."""
 
-__all__ = ["DEFAULT_MEMBERS", "FUSION_CACHE", "HybridRecommender", "model_of"]
+__all__ = ["DEFAULT_MEMBERS", "HybridRecommender", "model_of"]
 
 
 def model_of(member: str) -> str:
@@ -214,16 +209,16 @@ class HybridRecommender(Recommender):
         self.members = {m: self._fit_member(m, train, catalog) for m in p.members}
         self.priors = ItemPriors.of(train, catalog)
         self._prior_rows = {}
-        key = self._fusion_key(train, catalog)
-        hit = None if key is None or self.context.retune else self._read_fusion(key[0])
-        if hit is not None:
-            self.weights = np.asarray(hit["weights"], dtype=np.float32)
-            self.alpha = float(hit["alpha"])
-            self.validation = dict(hit["validation"])
-        else:
-            self._learn(train, catalog)
-            if key is not None:
-                self._write_fusion(*key)
+        # cached with a workspace, unless members come from factories (nothing to key them on)
+        ws = self.context.workspace
+        key = None if ws is None or self._factories else fusion_key(p, self.members, train, catalog)
+        hit = None
+        if key is not None and not self.context.retune:
+            hit = read_fusion(ws, key[0], len(self.feature_names))
+        fusion = hit if hit is not None else self._learn(train, catalog)
+        if hit is None and key is not None:
+            write_fusion(ws, *key, self.feature_names, fusion)
+        self.weights, self.alpha, self.validation = fusion.weights, fusion.alpha, fusion.validation
         return self
 
     def _fit_member(self, member: str, train: Ratings, catalog: Catalog) -> Recommender:
@@ -236,113 +231,10 @@ class HybridRecommender(Recommender):
             return model.fit(train, catalog)
         return pool.fit(model, train, catalog)
 
-    def _learn(self, train: Ratings, catalog: Catalog) -> None:
+    def _learn(self, train: Ratings, catalog: Catalog) -> Fusion:
         """α and the fusion weights from members fitted on the training users minus validation
         users, scored on the validation users' histories (see the module docstring)."""
-        p = self.params
-        vsplit = validation_split(train, seed=p.validation_seed)
-        if len(vsplit.test_users) == 0:
-            raise AnimerecError(
-                "hybrid: too few training users to learn fusion weights (no validation user "
-                "has >= 10 ratings)"
-            )
-        users, hists = histories_from_ratings(vsplit.history)
-        relevant = np.zeros((len(users), len(catalog)), bool)
-        held = vsplit.heldout.take(vsplit.heldout.rating >= 9)
-        pos = catalog.positions(held.anime_id)
-        rows = np.searchsorted(users, held.user_id)
-        relevant[rows[pos >= 0], pos[pos >= 0]] = True
-        seen = seen_mask(hists, catalog)
-
-        priors = ItemPriors.of(vsplit.train, catalog)
-        raw = {}
-        for m in p.members:
-            model = self._make(m).fit(vsplit.train, catalog)
-            raw[m] = np.asarray(model.score(hists), dtype=np.float32)
-            del model
-        prior_feats = [np.broadcast_to(priors.feature(x), relevant.shape) for x in p.priors]
-        trace: list[dict[str, Any]] = []
-        for alpha in p.debias:
-            div = priors.debias(alpha) if alpha else None
-            feats = [
-                standardise(raw[m] / div if div is not None else raw[m], seen, p.normalise_top)
-                for m in p.members
-            ]
-            _, _, t = learn_weights([*feats, *prior_feats], relevant, seen, p.k)
-            trace += [{**row, "debias": alpha} for row in t]
-            del feats
-        chosen = pick(trace, p.coverage_tolerance)
-        self.weights = np.asarray(chosen["weights"], dtype=np.float32)
-        self.alpha = float(chosen["debias"])
-        best = max(trace, key=lambda t: t["ndcg"])
-        n_singles = len(self.feature_names)
-        self.validation = {
-            "n_users": int(len(users)),
-            "n_counted": int((relevant.sum(axis=1) > 0).sum()),
-            "ndcg": chosen["ndcg"],
-            "distinct": chosen["distinct"],
-            "best_ndcg": best["ndcg"],
-            "best_distinct": best["distinct"],
-            "single": {
-                name: trace[i]["ndcg"] for i, name in enumerate(self.feature_names[:n_singles])
-            },
-            "n_tried": len(trace),
-        }
-
-    # --- the learned fusion, cached -------------------------------------------------------------
-    def _fusion_key(self, train: Ratings, catalog: Catalog) -> tuple[str, dict[str, Any]] | None:
-        """(key, settings) of this fit's learned fusion in ``WS/tuning/hybrid-fusion.json``:
-        everything that decides it — the training data, each fitted member's model, parameters
-        and item vectors (a re-encoded catalog changes the key), the priors and the search
-        settings. None (no caching) without a workspace or with members built by factories."""
-        ws = self.context.workspace
-        if ws is None or self._factories:
-            return None
-        p = self.params
-        members = {}
-        for m, model in self.members.items():
-            vectors = model.item_vectors()
-            members[m] = {
-                "model": model.name,
-                "params": asdict(model.params),
-                "vectors": None if vectors is None else _array_hash(vectors),
-            }
-        settings = {
-            "version": FUSION_VERSION,
-            "data": data_fingerprint(train, catalog),
-            "members": members,
-            "priors": list(p.priors),
-            "debias": list(p.debias),
-            "normalise_top": p.normalise_top,
-            "coverage_tolerance": p.coverage_tolerance,
-            "validation_seed": p.validation_seed,
-            "k": p.k,
-            "grid": list(WEIGHT_GRID),
-            "rounds": ROUNDS,
-            "quality_prior_weight": QUALITY_PRIOR_WEIGHT,
-        }
-        blob = json.dumps(settings, sort_keys=True, default=str).encode()
-        return hashlib.sha256(blob).hexdigest()[:16], settings
-
-    def _fusion_path(self) -> Path:
-        return self.context.workspace.sub("tuning", f"{FUSION_CACHE}.json")
-
-    def _read_fusion(self, key: str) -> dict[str, Any] | None:
-        entry = read_entries(self._fusion_path(), FUSION_CACHE).get(key)
-        ok = isinstance(entry, dict) and {"weights", "alpha", "validation"} <= set(entry)
-        if not ok or len(entry["weights"]) != len(self.feature_names):
-            return None
-        return entry
-
-    def _write_fusion(self, key: str, settings: dict[str, Any]) -> None:
-        entry = {
-            "settings": settings,
-            "feature_names": self.feature_names,
-            "weights": [float(w) for w in self.weights],
-            "alpha": self.alpha,
-            "validation": self.validation,
-        }
-        write_entry(self._fusion_path(), FUSION_CACHE, key, entry)
+        return learn_fusion(self.params, self.feature_names, self._make, train, catalog)
 
     # --- scoring --------------------------------------------------------------------------------
     def score(self, histories: Sequence[History]) -> np.ndarray:
@@ -480,7 +372,3 @@ class HybridRecommender(Recommender):
             member.set_state(sub, catalog)
             self.members[m] = member
         self.catalog = catalog
-
-
-def _array_hash(a: np.ndarray) -> str:
-    return hashlib.sha1(np.ascontiguousarray(a).view(np.uint8)).hexdigest()[:16]
