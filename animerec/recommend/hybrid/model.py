@@ -58,6 +58,14 @@ def model_of(member: str) -> str:
     return member.split("/", 1)[0]
 
 
+class _Recent(threading.local):
+    """Per thread (the API may serve in threads): what :meth:`HybridRecommender.score` kept of
+    each history's feature parts, by ``id(history)``, for :meth:`~HybridRecommender.reasons`."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, tuple] = {}
+
+
 class HybridRecommender(Recommender):
     """A learned weighted sum of member recommenders' standardised scores and item priors."""
 
@@ -138,7 +146,7 @@ class HybridRecommender(Recommender):
         self.feature_names: list[str] = []
         self.priors: ItemPriors | None = None
         self.validation: dict[str, Any] = {}
-        self._recent = threading.local()
+        self._recent = _Recent()
         self._prior_rows: dict[str, np.ndarray] = {}
 
     @classmethod
@@ -284,7 +292,7 @@ class HybridRecommender(Recommender):
         """``[features, len(positions)]`` weighted feature values (−inf for unused features),
         from what :meth:`score` kept for this very history when it covers ``positions``."""
         out = np.full((len(self.feature_names), len(positions)), -np.inf, np.float32)
-        hit = getattr(self._recent, "rows", {}).get(id(history))
+        hit = self._recent.rows.get(id(history))
         if hit is not None and hit[0] is history:
             _, top, used, kept = hit
             if top is None:  # every anime was kept
