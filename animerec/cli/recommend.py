@@ -189,7 +189,8 @@ def recommend(
 
     from animerec.data.catalog import Catalog
     from animerec.embed.registry import check_backend
-    from animerec.recommend.store import fitted, model_class
+    from animerec.recommend.registry import check_model_names
+    from animerec.recommend.store import fitted
 
     if (history is None) == (not liked):
         raise AnimerecError("give either --history H.csv (with --out R.csv) or --liked TITLE")
@@ -203,7 +204,7 @@ def recommend(
         raise AnimerecError("choose --explore (within each list) or --spread (over the batch)")
     if spread and history is None:
         raise AnimerecError("--spread spreads a batch of users: it needs --history H.csv")
-    model_class(model)  # unknown names fail before any work
+    check_model_names([model])  # unknown names fail before any work
     if backend is not None:
         check_backend(backend)
 

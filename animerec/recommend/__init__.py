@@ -3,6 +3,7 @@
 from animerec.recommend.als import ALS
 from animerec.recommend.base import NotFittedError, Recommendation, Recommender
 from animerec.recommend.content import ContentRecommender
+from animerec.recommend.context import Context, FitPool
 from animerec.recommend.ease import EASE
 from animerec.recommend.filters import FilterError, Filters
 from animerec.recommend.hybrid import HybridRecommender
@@ -12,9 +13,12 @@ from animerec.recommend.popularity import Popularity
 from animerec.recommend.ranking import rank, top_k
 from animerec.recommend.registry import (
     RECOMMENDERS,
+    ModelSpec,
+    UnknownModelError,
     load_recommender,
     make_recommender,
     recommender_class,
+    resolve,
 )
 from animerec.recommend.spread import Spread, new_exposure, spread
 from animerec.recommend.userknn import UserKNN
@@ -26,9 +30,12 @@ __all__ = [
     "Fallback",
     "FilterError",
     "Filters",
+    "Context",
+    "FitPool",
     "HybridRecommender",
     "RECOMMENDERS",
     "ItemKNN",
+    "ModelSpec",
     "NotFittedError",
     "Popularity",
     "RankOptions",
@@ -36,6 +43,7 @@ __all__ = [
     "Recommendation",
     "Recommender",
     "Spread",
+    "UnknownModelError",
     "UserKNN",
     "load_recommender",
     "make_recommender",
@@ -45,6 +53,7 @@ __all__ = [
     "rank_batch",
     "recommender_class",
     "select",
+    "resolve",
     "spread",
     "top_k",
 ]

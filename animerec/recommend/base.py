@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import asdict, fields, is_dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -23,6 +23,7 @@ from animerec.recommend.explain import Recommendation, explain
 from animerec.recommend.filters import Filters
 from animerec.recommend.pipeline import Fallback, RankOptions, rank_batch
 from animerec.recommend.spread import Spread
+from animerec.recommend.context import Context
 from animerec.workspace import atomic_path
 
 __all__ = ["NotFittedError", "Recommendation", "Recommender"]
@@ -30,6 +31,11 @@ __all__ = ["NotFittedError", "Recommendation", "Recommender"]
 
 class NotFittedError(RuntimeError):
     pass
+
+
+@dataclass(frozen=True)
+class NoParams:
+    """The parameters of a model that has none."""
 
 
 class Recommender(ABC):
@@ -41,6 +47,35 @@ class Recommender(ABC):
 
     name: ClassVar[str]
     catalog: Catalog | None = None
+
+    # --- what a model declares (read by the registry, tuning and the caches) ----------------------
+    Params: ClassVar[type] = NoParams
+    """The dataclass of the model's hyper-parameters (saved with it, part of every cache key)."""
+    params: Any = NoParams()
+    search_space: ClassVar[Mapping[str, list]] = {}
+    """Values the grid search (:mod:`animerec.evaluate.tune`) tries per parameter ({}: none)."""
+    context: Context = Context()
+    """Where the model runs (workspace, fit pool); given to :meth:`build`, never a parameter."""
+
+    @classmethod
+    def build(cls, params: Mapping[str, Any] | None = None, context: Context | None = None) -> Self:
+        """An unfitted model with ``params`` over its defaults, run in ``context``. Models that
+        read the workspace or fit other models (content, hybrid) keep the context."""
+        return cls(cls.Params(**dict(params or {})))
+
+    @classmethod
+    def members_of(cls, params: Mapping[str, Any]) -> dict[str, tuple[str, dict[str, Any], bool]]:
+        """The models this one fits as members, ``{member: (registered model, its fixed
+        parameters, whether tuned values fill in the rest)}`` for these ``params`` ({}: none;
+        the hybrid has some). The registry resolves each (tuned values, ``auto``) and hands
+        the results back as ``params["member_params"]``."""
+        return {}
+
+    def input_identity(self) -> dict[str, Any]:
+        """What the fit reads besides ratings and parameters, resolved (a content model: its
+        embedder and that embedder's weights), so caches keyed on it notice a change; {} for
+        a model that reads nothing else."""
+        return {}
 
     # --- what subclasses implement ----------------------------------------------------------------
     @abstractmethod
@@ -106,32 +141,29 @@ class Recommender(ABC):
     # --- persistence --------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write ``params.json`` and ``state.npz`` into the directory ``path`` (atomically)."""
-        params = getattr(self, "params", None)
-        meta = {
-            "model": self.name,
-            "params": asdict(params) if params is not None and is_dataclass(params) else {},
-        }
+        meta = {"model": self.name, "params": asdict(self.params)}
         with atomic_path(path) as tmp:
             tmp.mkdir()
             (tmp / "params.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
             np.savez(tmp / "state.npz", **self.state())
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], catalog: Catalog) -> Self:
+    def load(
+        cls, path: str | os.PathLike[str], catalog: Catalog, context: Context | None = None
+    ) -> Self:
         path = Path(path)
         meta = json.loads((path / "params.json").read_text())
         if meta["model"] != cls.name:
             raise ValueError(f"{path} holds a {meta['model']!r} model, not {cls.name!r}")
-        model = cls.from_params(meta["params"])
+        model = cls.from_params(meta["params"], context)
         with np.load(path / "state.npz", allow_pickle=False) as z:
             model.set_state({k: z[k] for k in z.files}, catalog)
         return model
 
     @classmethod
-    def from_params(cls, params: dict[str, Any]) -> Self:
-        """Rebuild an unfitted model from saved parameters (unknown keys are ignored)."""
-        params_cls = getattr(cls, "Params", None)
-        if params_cls is None:
-            return cls()
-        known = {f.name for f in fields(params_cls)}
-        return cls(params_cls(**{k: v for k, v in params.items() if k in known}))
+    def from_params(cls, params: Mapping[str, Any], context: Context | None = None) -> Self:
+        """Rebuild an unfitted model from saved parameters (unknown keys, such as the
+        ``workspace`` older saves hold, are ignored)."""
+        known = {f.name for f in fields(cls.Params)}
+        return cls.build({k: v for k, v in params.items() if k in known}, context)
+
