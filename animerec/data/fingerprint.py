@@ -1,4 +1,8 @@
-"""A content hash of the data a model learned from, so caches and manifests notice new data."""
+"""The data fingerprint: one hash that says "the same ratings and catalog" to every cache.
+
+Tuning, the hybrid's learned fusion and the model store key their caches on it, so it lives
+with the data, below all of them.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,9 @@ import numpy as np
 
 from animerec.data.catalog import Catalog
 from animerec.data.ratings import Ratings
+from animerec.workspace import Workspace
 
-__all__ = ["data_fingerprint"]
+__all__ = ["data_fingerprint", "workspace_fingerprint"]
 
 
 def data_fingerprint(ratings: Ratings, catalog: Catalog | None = None) -> str:
@@ -20,3 +25,12 @@ def data_fingerprint(ratings: Ratings, catalog: Catalog | None = None) -> str:
     if catalog is not None:
         h.update(np.ascontiguousarray(catalog.anime_ids, dtype="<i8").tobytes())
     return h.hexdigest()[:16]
+
+
+def workspace_fingerprint(workspace: Workspace) -> str:
+    """The ingest fingerprint recorded in the workspace manifest; a content hash of its
+    ratings and catalog (:func:`data_fingerprint`) when the manifest has none."""
+    fp = workspace.read_manifest().get("ingest", {}).get("fingerprint")
+    if fp:
+        return str(fp)
+    return data_fingerprint(Ratings.read(workspace.ratings), Catalog.read(workspace.anime))

@@ -11,7 +11,7 @@ import pytest
 from cliruns import run_cli
 
 from animerec.data.ratings import Ratings
-from animerec.evaluate.split import protocol_split
+from animerec.data.split import protocol_split
 from animerec.labels import LabelSettings, pair_labels
 from animerec.workspace import Workspace
 
