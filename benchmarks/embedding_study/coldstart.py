@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 
 from animerec.data.ratings import histories_from_ratings
-from animerec.recommend.base import mask_seen, top_k
+from animerec.recommend import mask_seen, top_k
 from animerec.recommend.content import ContentRecommender
+from animerec.recommend.context import Context
 from animerec.workspace import write_json
 
 from .configs import FOLD_RECIPES
@@ -48,10 +49,9 @@ def label_vectors(study: Study, label: str) -> np.ndarray:
     parts = []
     for part in label.split("+"):
         name, seq = parse_label(part)
-        params = ContentRecommender.Params(
-            embedder=name, max_seq_length=seq, workspace=str(study.ws.root)
-        )
-        parts.append(ContentRecommender(params).catalog_vectors(study.catalog))
+        params = ContentRecommender.Params(embedder=name, max_seq_length=seq)
+        content = ContentRecommender(params, context=Context(study.ws))
+        parts.append(content.catalog_vectors(study.catalog))
     return (np.hstack(parts) / np.sqrt(len(parts))).astype(np.float32)
 
 

@@ -87,6 +87,15 @@ def masked_vectors(study: Study, embedder, texts: list[str], mask: np.ndarray):
     return v, time.perf_counter() - t0
 
 
+def label_masked_vectors(
+    study: Study, label: str, texts: list[str], mask: np.ndarray, backend: str = "torch"
+) -> tuple[np.ndarray, float]:
+    """:func:`masked_vectors` of ``label``'s embedder (``base@N``, ``mpnet@N`` or a model name)."""
+    name, seq = parse_label(label)
+    embedder = get_embedder(name, workspace=study.ws, max_seq_length=seq, backend=backend)
+    return masked_vectors(study, embedder, texts, mask)
+
+
 def rated_setup(study: Study) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Descriptions, the mask of anime some sample user rated, and the DEV history users."""
     mask = np.isin(study.catalog.anime_ids, np.unique(study.ratings.anime_id))
@@ -107,11 +116,11 @@ def onnx(study: Study, labels: list[str]) -> None:
         target = pending(study, "onnx", label)
         if target is None:
             continue
-        name, seq = parse_label(label)
         vectors, speed = {}, {}
         for backend in ("torch", "onnx-int8"):
-            emb = get_embedder(name, workspace=study.ws, max_seq_length=seq, backend=backend)
-            vectors[backend], speed[backend] = masked_vectors(study, emb, texts, rated)
+            vectors[backend], speed[backend] = label_masked_vectors(
+                study, label, texts, rated, backend
+            )
         a, b = vectors["torch"][rated], vectors["onnx-int8"][rated]
         cos = np.sum(a * b, axis=1)
         na, _ = neighbour_table(a, 10)
@@ -162,9 +171,7 @@ def rated(study: Study, labels: list[str]) -> None:
         target = pending(study, "rated", label)
         if target is None:
             continue
-        name, seq = parse_label(label)
-        emb = get_embedder(name, workspace=study.ws, max_seq_length=seq)
-        vectors, seconds = masked_vectors(study, emb, texts, mask)
+        vectors, seconds = label_masked_vectors(study, label, texts, mask)
         model = ContentRecommender(ContentRecommender.Params(min_item_raters=1), vectors=vectors)
         ev = evaluate([model], study.ratings, study.catalog, split=study.split, tune_models=False)
         out = metrics_dict(ev, {"label": label, "step": "rated", "encode_s": seconds})
@@ -196,9 +203,7 @@ def select(study: Study, labels: list[str]) -> None:
         target = pending(study, "select", label)
         if target is None:
             continue
-        name, seq = parse_label(label)
-        embedder = get_embedder(name, workspace=study.ws, max_seq_length=seq)
-        vectors, _ = masked_vectors(study, embedder, texts, rated)
+        vectors, _ = label_masked_vectors(study, label, texts, rated)
         models = [
             ContentRecommender(
                 ContentRecommender.Params(neighbours=n, min_item_raters=1), vectors=vectors

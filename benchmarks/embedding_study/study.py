@@ -127,7 +127,7 @@ def parse_label(label: str) -> tuple[str, int | None]:
 
 def content_params(study: Study, label: str) -> dict[str, Any]:
     name, seq = parse_label(label)
-    return {"embedder": name, "max_seq_length": seq, "workspace": str(study.ws.root)}
+    return {"embedder": name, "max_seq_length": seq}
 
 
 def model_manifest(study: Study, label: str) -> dict[str, Any]:
