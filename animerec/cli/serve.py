@@ -56,7 +56,8 @@ def serve(
 
     import uvicorn
 
-    from animerec.serve.app import SERVE_ENV, available_models, create_app
+    from animerec.serve.app import SERVE_ENV, create_app
+    from animerec.serve.state import available_models
 
     w = workspace(ws)
     w.require_ingested()

@@ -303,7 +303,7 @@ def test_web_page_and_docs_are_served(client: TestClient) -> None:
 
 
 def test_liked_means_rating_10_and_disliked_rating_1(client: TestClient) -> None:
-    from animerec.serve.app import DISLIKED, LIKED
+    from animerec.serve.state import DISLIKED, LIKED
 
     assert (LIKED, DISLIKED) == (10, 1)
     a = client.post("/recommend", json={"liked": [1, 11], "disliked": [5], "k": 5}).json()
