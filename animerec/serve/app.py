@@ -1,8 +1,11 @@
 """The FastAPI application: search, metadata, recommendations, users and their feedback, the page.
 
-:func:`create_app` builds it for one workspace: the endpoints (:mod:`animerec.serve.routes`),
-the error answers (:mod:`animerec.serve.errors`) and the start-up state
-(:mod:`animerec.serve.state`), loaded once in the lifespan start-up so a request only scores.
+:func:`create_app` builds it for one workspace: the public endpoints (:mod:`animerec.serve.routes`),
+the users' own (:mod:`animerec.serve.users`, behind tokens), the error answers
+(:mod:`animerec.serve.errors`), the guards in front (:mod:`animerec.serve.guard`, rate limits,
+CORS) and the start-up state (:mod:`animerec.serve.state`), loaded once in the lifespan
+start-up so a request only scores. ``/docs`` and ``/redoc`` use the Swagger UI and ReDoc
+assets of the installed ``fastapi-offline`` package, so they work without a network.
 """
 
 from __future__ import annotations
@@ -15,15 +18,20 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import fastapi_offline
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from threadpoolctl import threadpool_limits
 
 from animerec.errors import AnimerecError
 from animerec.recommend.base import Recommender
+from animerec.serve import routes, users
+from animerec.serve.auth import TokenCache
 from animerec.serve.errors import ERRORS, install_error_handlers
-from animerec.serve.routes import router
+from animerec.serve.guard import Guard
+from animerec.serve.protection import Protection, Throttle
 from animerec.serve.state import ServeState, available_models, check_models
 from animerec.text import DEFAULT_VARIANT
 from animerec.workspace import Workspace
@@ -31,9 +39,11 @@ from animerec.workspace import Workspace
 log = logging.getLogger("animerec.serve")
 
 STATIC_DIR = Path(__file__).with_name("static")
+DOCS_ASSETS = Path(fastapi_offline.__file__).with_name("static")
 SERVE_ENV = "ANIMEREC_SERVE"
 """JSON settings :func:`app_from_env` reads: how ``animerec serve --workers N`` configures each
-uvicorn worker process (``workspace``, ``db_url``, ``models``, ``default_model``, ``embedder``)."""
+uvicorn worker process (``workspace``, ``db_url``, ``models``, ``default_model``, ``embedder``,
+``protection``)."""
 
 
 def _enumerate_models(app: FastAPI, names: Sequence[str]) -> None:
@@ -72,6 +82,7 @@ def create_app(
     embedder: str | None = None,
     description_variant: str = DEFAULT_VARIANT,
     blas_threads: int | None = 1,
+    protection: Protection | None = None,
 ) -> FastAPI:
     """The API and web page for ``workspace`` (ingested).
 
@@ -82,8 +93,10 @@ def create_app(
     SQLite ``WS/feedback.db`` (WAL mode). ``blas_threads`` caps BLAS/OpenMP threads while
     serving (after the models are loaded, until shutdown; ``None`` leaves them alone): requests
     run side by side, and per-request thread pools fighting for the same cores made the hybrid
-    25× slower under load.
+    25× slower under load. ``protection``: rate limits, body limits, CORS origins (default:
+    :class:`Protection`'s defaults — limits on, CORS closed).
     """
+    protection = protection or Protection()
     ws = workspace if isinstance(workspace, Workspace) else Workspace(Path(workspace))
     ws.require_ingested()
     if models is None:
@@ -127,18 +140,43 @@ def create_app(
         summary="Anime recommendations from MyAnimeList ratings, with feedback that persists.",
         lifespan=lifespan,
         responses=ERRORS,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.serve = None
+    app.state.tokens = TokenCache()
+    app.state.throttle = Throttle(protection)
     install_error_handlers(app)
     _enumerate_models(app, served)
-    app.include_router(router)
+    app.include_router(routes.router)
+    app.include_router(users.router)
+    if protection.cors_origins:  # closed unless asked: no Access-Control-* header at all
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(protection.cors_origins),
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(Guard, protection=protection)  # outermost: sees every request first
 
-    # --- the web page ----------------------------------------------------------------------------
+    # --- the web page and the docs ---------------------------------------------------------------
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/docs-assets", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+
+    def page(name: str) -> FileResponse:
+        return FileResponse(STATIC_DIR / name, headers={"Cache-Control": "no-cache"})
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
-        return FileResponse(STATIC_DIR / "index.html")
+        return page("index.html")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> FileResponse:
+        return page("docs.html")
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> FileResponse:
+        return page("redoc.html")
 
     return app
 
@@ -152,6 +190,7 @@ def app_from_env() -> FastAPI:
         models=cfg.get("models"),
         default_model=cfg.get("default_model"),
         embedder=cfg.get("embedder"),
+        protection=Protection.from_dict(cfg["protection"]) if "protection" in cfg else None,
     )
 
 

@@ -17,8 +17,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match as RouteMatch
 
 from animerec.errors import AnimerecError
+from animerec.serve.headers import security_headers
 from animerec.serve.schemas import ErrorBody, FieldError, Match
 
 log = logging.getLogger("animerec.serve")
@@ -26,6 +28,8 @@ log = logging.getLogger("animerec.serve")
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "a request the workspace cannot serve"},
     404: {"model": ErrorBody, "description": "unknown anime, user or rating (with close matches)"},
+    413: {"model": ErrorBody, "description": "the request body is over the size limit"},
+    415: {"model": ErrorBody, "description": "a body that is not application/json"},
     422: {"model": ErrorBody, "description": "invalid input; `fields` names each bad field"},
 }
 """The error answers every operation documents in the OpenAPI schema."""
@@ -105,6 +109,19 @@ def validation_error(exc: RequestValidationError) -> ApiError:
     return ApiError(422, "validation_error", summary, fields=fields)
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (Starlette's 405 names only one route's)."""
+    routes = request.app.router.routes
+    methods = {
+        m
+        for m in ("GET", "POST", "PUT", "PATCH", "DELETE")
+        if any(r.matches({**request.scope, "method": m})[0] is RouteMatch.FULL for r in routes)
+    }
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Every exception a request can raise becomes an :class:`ErrorBody` answer."""
 
@@ -116,22 +133,31 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)  # nosec B101 - registered for it only
         return validation_error(exc).response()
 
-    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)  # nosec B101 - registered for it only
         if exc.status_code == 400:  # FastAPI's "error parsing the body" (say, not UTF-8)
             return invalid("body", f"{exc.detail}: send JSON in UTF-8").response()
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
         body = ErrorBody(error=code, message=str(exc.detail)).model_dump(mode="json")
-        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+        return JSONResponse(body, status_code=exc.status_code, headers=headers or None)
 
     async def expected(_: Request, exc: Exception) -> JSONResponse:
         body = ErrorBody(error="bad_request", message=str(exc)).model_dump(mode="json")
         return JSONResponse(body, status_code=400)
 
-    async def internal(_: Request, exc: Exception) -> JSONResponse:
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
         body = ErrorBody(error="internal_error", message="internal server error")
-        return JSONResponse(body.model_dump(mode="json"), status_code=500)
+        # Sent from outside every middleware (Starlette's ServerErrorMiddleware), so the
+        # security headers are added here.
+        return JSONResponse(
+            body.model_dump(mode="json"),
+            status_code=500,
+            headers=security_headers(request.url.path),
+        )
 
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(RequestValidationError, validation)
@@ -143,6 +169,7 @@ def install_error_handlers(app: FastAPI) -> None:
 __all__ = [
     "ERRORS",
     "ApiError",
+    "allowed_methods",
     "install_error_handlers",
     "invalid",
     "not_found",

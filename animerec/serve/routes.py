@@ -1,19 +1,20 @@
-"""The API's endpoints (one :class:`~fastapi.APIRouter`): service, anime, recommend, users.
+"""The public endpoints (one :class:`~fastapi.APIRouter`): service, anime, recommend.
 
 Each handler reads the start-up :class:`~animerec.serve.state.ServeState` (``app.state.serve``,
-through :func:`get_state`) and answers JSON; errors are raised as
-:class:`~animerec.serve.errors.ApiError` and rendered by :mod:`animerec.serve.errors`.
+through :func:`~animerec.serve.state.get_state`) and answers JSON; errors are raised as
+:class:`~animerec.serve.errors.ApiError` and rendered by :mod:`animerec.serve.errors`. The
+users' own endpoints, behind a token, are in :mod:`animerec.serve.users`.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi import Path as PathParam
 
 from animerec.data.ratings import History
-from animerec.serve.errors import ApiError, invalid, not_found
+from animerec.serve.errors import invalid
 from animerec.serve.schemas import (
     MAX_ID,
     MAX_K,
@@ -22,34 +23,23 @@ from animerec.serve.schemas import (
     AnimeDetail,
     Health,
     InputItem,
-    RatingIn,
-    RatingOut,
     RecommendRequest,
     RecommendResponse,
     SearchHit,
     SearchResponse,
-    UserOut,
 )
-from animerec.serve.state import DISLIKED, LIKED, ServeState, text
-
-
-async def get_state(request: Request) -> ServeState:
-    """The app's start-up state (503 for a request outside the lifespan — never under uvicorn)."""
-    s = getattr(request.app.state, "serve", None)
-    if s is None:
-        raise ApiError(503, "unavailable", "the server is still starting")
-    return s
-
+from animerec.serve.state import DISLIKED, LIKED, ServeState, get_state, text
 
 State = Annotated[ServeState, Depends(get_state)]
 AnimeIdPath = Annotated[int, PathParam(ge=0, le=MAX_ID, description="MyAnimeList anime id")]
-UserIdPath = Annotated[int, PathParam(ge=1, le=MAX_ID, description="id from POST /users")]
 KQuery = Annotated[int, Query(ge=1, le=MAX_K, description="how many")]
 ModelQuery = Annotated[str | None, Query(min_length=1, max_length=50, description="served model")]
-ExploreQuery = Annotated[float, Query(ge=0.0, le=1.0, description="0 exploit … 1 explore")]
+ExploreQuery = Annotated[
+    float, Query(ge=0.0, le=1.0, allow_inf_nan=False, description="0 exploit … 1 explore")
+]
 
 
-def _json(body: Any) -> Response:
+def json_response(body: Any) -> Response:
     """A pydantic body serialised once (FastAPI would validate it again against response_model)."""
     return Response(body.model_dump_json(), media_type="application/json")
 
@@ -79,7 +69,7 @@ async def search(
 ) -> Response:
     """Fuzzy title search over Name and English name: exact, then prefix, then similar."""
     hits = s.titles.search(q, limit)
-    return _json(
+    return json_response(
         SearchResponse(
             query=q, items=[SearchHit(match=m.score, **s.summary(m.anime_id)) for m in hits]
         )
@@ -112,7 +102,7 @@ async def similar(
     pos = s.position(anime_id)
     name, items = s.recommend(History.of([anime_id], [LIKED]), k, model, 0.0)
     src = [InputItem(anime_id=anime_id, name=s.cards[pos]["name"], rating=LIKED)]
-    return _json(RecommendResponse(model=name, k=k, explore=0.0, input=src, items=items))
+    return json_response(RecommendResponse(model=name, k=k, explore=0.0, input=src, items=items))
 
 
 # --- recommend -----------------------------------------------------------------------------------
@@ -142,88 +132,17 @@ async def recommend(s: State, req: RecommendRequest) -> Response:
     history = History.of(ids, [given[a][0] for a in ids])
     name, items = s.recommend(history, req.k, req.model, req.explore)
     inputs = [InputItem(anime_id=a, name=s.summary(a)["name"], rating=given[a][0]) for a in ids]
-    return _json(
+    return json_response(
         RecommendResponse(model=name, k=req.k, explore=req.explore, input=inputs, items=items)
     )
 
 
-# --- users and feedback --------------------------------------------------------------------------
-def _user_out(s: ServeState, user_id: int) -> UserOut:
-    rated = s.store.ratings(user_id)
-    return UserOut(
-        id=user_id,
-        ratings=[
-            RatingOut(
-                anime_id=r.anime_id,
-                name=s.summary(r.anime_id)["name"],
-                rating=r.rating,
-                updated_at=r.updated_at,
-            )
-            for r in rated
-            if r.anime_id in s.pos_of
-        ],
-    )
-
-
-def _require_user(s: ServeState, user_id: int) -> None:
-    if not s.store.user_exists(user_id):
-        raise not_found(f"no user has id {user_id}: create one with POST /users")
-
-
-@router.post("/users", response_model=UserOut, status_code=201, tags=["users"])
-def create_user(s: State) -> UserOut:
-    """A new user with no ratings; keep the id to rate and get recommendations."""
-    return UserOut(id=s.store.create_user(), ratings=[])
-
-
-@router.get("/users/{user_id}", response_model=UserOut, tags=["users"])
-def get_user(s: State, user_id: UserIdPath) -> UserOut:
-    _require_user(s, user_id)
-    return _user_out(s, user_id)
-
-
-@router.put("/users/{user_id}/ratings/{anime_id}", response_model=RatingOut, tags=["users"])
-def put_rating(s: State, user_id: UserIdPath, anime_id: AnimeIdPath, body: RatingIn) -> RatingOut:
-    """Rate an anime 1–10 (replaces an earlier rating)."""
-    _require_user(s, user_id)
-    card = s.summary(anime_id)
-    stored, _ = s.store.set_rating(user_id, anime_id, body.rating)
-    return RatingOut(
-        anime_id=anime_id, name=card["name"], rating=stored.rating, updated_at=stored.updated_at
-    )
-
-
-@router.delete(
-    "/users/{user_id}/ratings/{anime_id}",
-    status_code=204,
-    response_class=Response,
-    tags=["users"],
-)
-def delete_rating(s: State, user_id: UserIdPath, anime_id: AnimeIdPath) -> Response:
-    _require_user(s, user_id)
-    if not s.store.delete_rating(user_id, anime_id):
-        raise not_found(f"user {user_id} has not rated anime {anime_id}")
-    return Response(status_code=204)
-
-
-@router.get("/users/{user_id}/recommendations", response_model=RecommendResponse, tags=["users"])
-def user_recommendations(
-    s: State,
-    user_id: UserIdPath,
-    k: KQuery = 10,
-    model: ModelQuery = None,
-    explore: ExploreQuery = 0.0,
-) -> Response:
-    """Recommendations from the user's stored ratings (empty until they rate something)."""
-    _require_user(s, user_id)
-    rated = [r for r in s.store.ratings(user_id) if r.anime_id in s.pos_of]
-    history = History.of([r.anime_id for r in rated], [r.rating for r in rated])
-    name, items = s.recommend(history, k, model, explore)
-    inputs = [
-        InputItem(anime_id=r.anime_id, name=s.summary(r.anime_id)["name"], rating=r.rating)
-        for r in rated
-    ]
-    return _json(RecommendResponse(model=name, k=k, explore=explore, input=inputs, items=items))
-
-
-__all__ = ["get_state", "router"]
+__all__ = [
+    "AnimeIdPath",
+    "ExploreQuery",
+    "KQuery",
+    "ModelQuery",
+    "State",
+    "json_response",
+    "router",
+]

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from fastapi import Request
 
 from animerec.data.catalog import Catalog
 from animerec.data.ratings import History
@@ -25,7 +26,7 @@ from animerec.recommend.base import Recommendation, Recommender
 from animerec.recommend.registry import RECOMMENDERS
 from animerec.recommend.store import fitted
 from animerec.serve.db import FeedbackStore
-from animerec.serve.errors import invalid, not_found
+from animerec.serve.errors import ApiError, invalid, not_found
 from animerec.serve.ranking import rank
 from animerec.serve.schemas import MAX_ID, AnimeSummary, Match, RecommendedAnime
 from animerec.text import describe
@@ -240,6 +241,14 @@ class ServeState:
         return name, self.recommended(rank(rec, history, k, explore))
 
 
+async def get_state(request: Request) -> ServeState:
+    """The app's start-up state (503 for a request outside the lifespan — never under uvicorn)."""
+    s = getattr(request.app.state, "serve", None)
+    if s is None:
+        raise ApiError(503, "unavailable", "the server is still starting")
+    return s
+
+
 __all__ = [
     "DEFAULT_MODELS",
     "DISLIKED",
@@ -248,5 +257,6 @@ __all__ = [
     "anime_cards",
     "available_models",
     "check_models",
+    "get_state",
     "text",
 ]
