@@ -9,6 +9,7 @@ ingests in bounded memory.
 from __future__ import annotations
 
 import csv
+import errno
 import os
 import shutil
 import tempfile
@@ -39,7 +40,7 @@ from animerec.data.schema import (
     resolve_columns,
 )
 from animerec.errors import DataError
-from animerec.workspace import Workspace, atomic_path, fingerprint_files, now_iso, write_json
+from animerec.workspace import Workspace, fingerprint_files, now_iso, write_json
 
 REJECT_FIELDS = ("file", "row", "reason", "value")
 _INT_RE = r"^\s*[+-]?[0-9]{1,18}\s*$"
@@ -385,6 +386,7 @@ def ingest(
 
     workspace.root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".ingest.", dir=workspace.root))
+    publishing = False
     try:
         rejects = _Rejects(tmp / "rejects.csv")
         skipped: Counter[str] = Counter()
@@ -434,16 +436,35 @@ def ingest(
             fingerprint=fingerprint_files(inputs),
         )
         del ratings
-        # Publish: each artefact renamed into place; the manifest last, so it vouches for the rest.
-        with atomic_path(workspace.anime) as p:
-            catalog.to_parquet(p, index=False)
-        os.replace(tmp / "ratings.parquet", workspace.ratings)
-        os.replace(tmp / "rejects.csv", workspace.rejects)
+        # Everything is written in the temporary folder first (a full disk stops us there, with
+        # the old workspace untouched); publishing is renames only, the manifest last, so it
+        # vouches for the rest.
+        catalog.to_parquet(tmp / "anime.parquet", index=False)
         summary.seconds = round(time.perf_counter() - t0, 2)
         write_json(
-            workspace.manifest,
+            tmp / "manifest.json",
             {"ingest": asdict(summary), "created": now_iso(), "tool": "animerec"},
         )
+        publishing = True
+        os.replace(tmp / "anime.parquet", workspace.anime)
+        os.replace(tmp / "ratings.parquet", workspace.ratings)
+        os.replace(tmp / "rejects.csv", workspace.rejects)
+        os.replace(tmp / "manifest.json", workspace.manifest)
         return summary
+    except OSError as exc:
+        if not _disk_full(exc):
+            raise
+        where = (
+            "while publishing: some artefacts may be new, the manifest is the old one; "
+            "free space and run ingest again"
+            if publishing
+            else "before publishing anything: the previous workspace is unchanged"
+        )
+        raise DataError(f"{workspace.root}: no space left on device ({where})") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _disk_full(exc: OSError) -> bool:
+    # pyarrow reports a full disk as an OSError whose errno may be unset; its text says so.
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(exc)
