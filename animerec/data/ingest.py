@@ -386,7 +386,7 @@ def _dedupe_and_sort(
             SELECT s.ord >> 40 AS source, s.ord & ((1::BIGINT << 40) - 1) AS row, d.keep >> 40 AS kept_source,
                    s.user_id, s.anime_id, s.rating
             FROM {src} s JOIN d USING (user_id, anime_id) WHERE s.ord <> d.keep ORDER BY s.ord
-            """
+            """  # nosec B608  # our own temp file paths, no outside input
         ).fetchnumpy()
         if len(dups["row"]):
             src_name = np.where(dups["source"] == 0, "rating_complete.csv", "animelist.csv")
@@ -412,7 +412,7 @@ def _dedupe_and_sort(
             COPY (SELECT user_id, anime_id, arg_min(rating, ord)::TINYINT AS rating FROM {src}
                   GROUP BY user_id, anime_id ORDER BY user_id, anime_id)
             TO '{out}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000)
-            """
+            """  # nosec B608  # our own temp file paths, no outside input
         )
     finally:
         con.close()

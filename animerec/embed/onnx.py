@@ -50,7 +50,7 @@ INT8_BREAKS = {
 }
 _SUPPORTED_MODULES = ("Transformer", "Pooling", "Normalize")
 _OLD_POOLING_KEYS = {
-    "pooling_mode_cls_token": "cls",
+    "pooling_mode_cls_token": "cls",  # nosec B105  # a pooling mode name, not a password
     "pooling_mode_mean_tokens": "mean",
     "pooling_mode_max_tokens": "max",
     "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
@@ -318,7 +318,7 @@ class OnnxEmbedder(Embedder):
     def tokenizer(self) -> Any:  # a transformers tokenizer
         from transformers import AutoTokenizer
 
-        return AutoTokenizer.from_pretrained(str(self.model_dir))
+        return AutoTokenizer.from_pretrained(str(self.model_dir))  # nosec B615  # a local folder
 
     def micro_batches(self, lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
         """Indices grouped longest first (batches of similar length pad little), each group

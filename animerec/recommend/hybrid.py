@@ -791,7 +791,9 @@ def _read_fusion_entries(path: Path) -> dict[str, Any]:
 
 
 def _array_hash(a: np.ndarray) -> str:
-    return hashlib.sha1(np.ascontiguousarray(a).view(np.uint8)).hexdigest()[:16]
+    return hashlib.sha1(np.ascontiguousarray(a).view(np.uint8), usedforsecurity=False).hexdigest()[
+        :16
+    ]
 
 
 def _params_dict(model: Recommender) -> dict[str, Any]:

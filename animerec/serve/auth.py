@@ -87,6 +87,14 @@ class TokenCache:
         self._items: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
         self._lock = threading.Lock()
 
+    def remember(self, public_id: str, stored: str, token: str) -> None:
+        """A token known good (just issued by POST /users): its first use costs no scrypt."""
+        with self._lock:
+            self._items[public_id] = (stored, hashlib.sha256(token.encode()).digest())
+            self._items.move_to_end(public_id)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
     def check(self, public_id: str, stored: str, token: str) -> bool:
         key = hashlib.sha256(token.encode()).digest()
         with self._lock:
@@ -96,11 +104,7 @@ class TokenCache:
                 return True
         if not verify_token(token, stored):
             return False
-        with self._lock:
-            self._items[public_id] = (stored, key)
-            self._items.move_to_end(public_id)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+        self.remember(public_id, stored, token)
         return True
 
     def forget(self, public_id: str) -> None:

@@ -126,15 +126,15 @@ def install_error_handlers(app: FastAPI) -> None:
     """Every exception a request can raise becomes an :class:`ErrorBody` answer."""
 
     async def api_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, ApiError)  # nosec B101 - registered for ApiError only
+        assert isinstance(exc, ApiError)  # nosec B101  # registered for ApiError only
         return exc.response()
 
     async def validation(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)  # nosec B101 - registered for it only
+        assert isinstance(exc, RequestValidationError)  # nosec B101  # registered for it only
         return validation_error(exc).response()
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)  # nosec B101 - registered for it only
+        assert isinstance(exc, StarletteHTTPException)  # nosec B101  # registered for it only
         if exc.status_code == 400:  # FastAPI's "error parsing the body" (say, not UTF-8)
             return invalid("body", f"{exc.detail}: send JSON in UTF-8").response()
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")

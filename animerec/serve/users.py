@@ -69,11 +69,13 @@ def _user_out(s: ServeState, public_id: str, user_id: int) -> UserOut:
     dependencies=[Depends(limit_user_creation)],
     responses={429: AUTH_ERRORS[429]},
 )
-def create_user(s: State, body: NewUserIn) -> NewUser:
+def create_user(request: Request, s: State, body: NewUserIn) -> NewUser:
     """A new user with no ratings (send ``{}``). The answer holds its id and its token — **shown
     once**: send ``Authorization: Bearer <token>`` with every call on ``/users/{id}``."""
     public_id, token = new_public_id(), new_token()
-    s.store.create_user(public_id, hash_token(token))
+    stored = hash_token(token)
+    s.store.create_user(public_id, stored)
+    request.app.state.tokens.remember(public_id, stored, token)
     return NewUser(id=public_id, token=token, ratings=[])
 
 
