@@ -23,7 +23,7 @@ from animerec.data.ratings import History
 from animerec.data.titles import TitleIndex
 from animerec.errors import AnimerecError, UnknownTitleError
 from animerec.recommend.base import Recommendation, Recommender
-from animerec.recommend.registry import RECOMMENDERS
+from animerec.recommend.registry import RECOMMENDERS, check_model_names
 from animerec.recommend.store import fitted
 from animerec.serve.db import FeedbackStore
 from animerec.serve.errors import ApiError, invalid, not_found
@@ -107,11 +107,7 @@ def available_models(names: Sequence[str] = DEFAULT_MODELS) -> list[str]:
 
 def check_models(names: Sequence[str]) -> None:
     """Unknown model names fail before start-up, naming the known ones."""
-    bad = [n for n in names if n not in RECOMMENDERS]
-    if bad:
-        raise AnimerecError(
-            f"unknown model {', '.join(repr(b) for b in bad)}; known: {', '.join(sorted(RECOMMENDERS))}"
-        )
+    check_model_names(names)
 
 
 @dataclass
