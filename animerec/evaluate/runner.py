@@ -43,9 +43,9 @@ from animerec.evaluate.metrics import (
 )
 from animerec.evaluate.tune import Tuning, tune
 from animerec.recommend.base import Recommender
+from animerec.recommend.context import Context, FitPool
 from animerec.recommend.filters import Filters
 from animerec.recommend.pipeline import RankOptions, select
-from animerec.recommend.context import Context, FitPool
 from animerec.recommend.registry import (
     ModelSpec,
     check_model_names,
