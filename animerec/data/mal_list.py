@@ -108,6 +108,8 @@ class ImportedList:
     """``"mal-xml"`` or ``"kaggle-csv"``."""
     duplicate_ids: tuple[int, ...] = field(default=())
     """Ids listed more than once (the first entry counts)."""
+    statuses: dict[int, ListStatus] = field(default_factory=dict)
+    """The list status of every catalog anime in ``history`` and ``excluded``."""
 
 
 # --- bytes ------------------------------------------------------------------------------------
@@ -274,7 +276,8 @@ def parse_kaggle_animelist(
 def import_list(entries: Iterable[ListEntry], catalog: Catalog, *, source: str) -> ImportedList:
     """Split ``entries`` into history, exclusions, dislikes and ids the catalog lacks."""
     entries = list(entries)
-    ids = np.array([e.anime_id for e in entries], dtype=np.int64)
+    # an id past int64 is no catalog's: -1 looks up as unknown instead of overflowing
+    ids = np.array([e.anime_id if e.anime_id < 2**62 else -1 for e in entries], dtype=np.int64)
     known = catalog.positions(ids) >= 0 if len(ids) else np.zeros(0, bool)
     history: dict[int, int] = {}
     excluded: set[int] = set()
@@ -282,6 +285,7 @@ def import_list(entries: Iterable[ListEntry], catalog: Catalog, *, source: str) 
     unknown: list[int] = []
     seen: set[int] = set()
     duplicates: list[int] = []
+    statuses: dict[int, ListStatus] = {}
     for e, ok in zip(entries, known, strict=True):
         if e.anime_id in seen:
             duplicates.append(e.anime_id)
@@ -289,7 +293,9 @@ def import_list(entries: Iterable[ListEntry], catalog: Catalog, *, source: str) 
         seen.add(e.anime_id)
         if not ok:
             unknown.append(e.anime_id)
-        elif e.status is ListStatus.COMPLETED and e.score > 0:
+            continue
+        statuses[e.anime_id] = e.status
+        if e.status is ListStatus.COMPLETED and e.score > 0:
             history[e.anime_id] = e.score
         else:
             excluded.add(e.anime_id)
@@ -303,6 +309,7 @@ def import_list(entries: Iterable[ListEntry], catalog: Catalog, *, source: str) 
         n_entries=len(entries),
         source=source,
         duplicate_ids=tuple(duplicates),
+        statuses=statuses,
     )
 
 

@@ -86,6 +86,8 @@ def test_mal_export_splits_history_exclusions_and_dislikes(catalog: Catalog) -> 
     assert got.excluded == {5, 30, 20, 21, 32281}
     assert got.dislikes == {30}
     assert got.unknown_ids == (999999,)
+    assert got.statuses[20] is ListStatus.WATCHING and got.statuses[1] is ListStatus.COMPLETED
+    assert 999999 not in got.statuses
 
 
 def test_gzipped_export_reads_the_same(catalog: Catalog) -> None:
@@ -97,6 +99,11 @@ def test_statuses_and_numeric_codes() -> None:
     entries = parse_mal_export(mal_export([(1, "a", 7, "completed"), (2, "b", 0, "6")]))
     assert [e.status for e in entries] == [ListStatus.COMPLETED, ListStatus.PLAN_TO_WATCH]
     assert entries[0].score == 7
+
+
+def test_huge_ids_are_unknown_not_a_crash(catalog: Catalog) -> None:
+    got = load_list(mal_export([(10**30, "a", 9, "Completed"), (1, "b", 8, "Completed")]), catalog)
+    assert got.unknown_ids == (10**30,) and got.history == {1: 8}
 
 
 def test_duplicates_count_once(catalog: Catalog) -> None:
