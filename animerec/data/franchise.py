@@ -44,7 +44,7 @@ __all__ = ["MIN_PREFIX_CHARS", "Franchises"]
 MIN_PREFIX_CHARS = 5
 """Rule 3 only joins a stem to a prefix stem with at least this many letters."""
 
-_ARRAYS = ("franchise_of", "order", "offsets", "kind", "released", "mainline")
+_ARRAYS = ("franchise_of", "order", "offsets", "kind", "released", "series_head", "mainline")
 _EXTRA_CODES = np.array(sorted(int(k) for k in EXTRA_KINDS), np.int8)
 
 
@@ -138,14 +138,15 @@ def _evidence(
         yield ("japanese", japanese[pos]), pos
 
 
-def _same_line(pos: int, head: int, types: list[str], stems: list[str]) -> bool:
-    """Is ``pos`` on the main entry's line: its type, and a stem that is (or begins with) the
-    main entry's (``natsume yuujinchou san`` yes; ``shingeki kyojin chuugakkou``, a parody
-    joined through its English name, no)?"""
-    if types[pos] != types[head]:
-        return False
-    s, h = stems[pos], stems[head]
-    return s == h or s.startswith(h + " ")
+def _series_heads(story: np.ndarray, types: list[str], stems: list[str]) -> dict[str, int]:
+    """Stem -> head of that series inside one franchise: its first TV entry, else its first
+    story entry (members come in release order)."""
+    heads: dict[str, int] = {}
+    for p in story:
+        s = stems[p]
+        if s not in heads or (types[p] == "tv" and types[heads[s]] != "tv"):
+            heads[s] = int(p)
+    return heads
 
 
 def _letters(text: str) -> int:
@@ -163,8 +164,11 @@ class Franchises:
     ``order[offsets[f]:offsets[f + 1]]`` are franchise ``f``'s catalog positions, earliest first;
     ``kind[pos]`` is an :class:`~animerec.data.franchise_rules.EntryKind`; ``released[pos]`` is
     the ``yyyymmdd`` release date the order used. The main entry is the first TV series (else the
-    first story entry); ``mainline`` marks the story entries of its type whose stem begins with
-    its stem — the seasons a fan watches in order — while films, OVAs and side stories only need the main entry first.
+    first story entry). A **series** is the entries of one franchise that share a title stem
+    (Yu-Gi-Oh! and Yu-Gi-Oh! VRAINS are two series of one franchise); ``series_head[pos]`` is
+    its first TV entry (else first story entry; -1 for extras only), and ``mainline`` marks the
+    series' story entries of its head's type — the seasons watched in order — while films, OVAs
+    and side stories only need the head first.
     """
 
     franchise_of: np.ndarray  # int32 [n]
@@ -172,7 +176,8 @@ class Franchises:
     offsets: np.ndarray  # int64 [n_franchises + 1]
     kind: np.ndarray  # int8 [n]
     released: np.ndarray  # int32 [n]
-    mainline: np.ndarray  # bool [n]: a story entry of the main entry's type (the TV seasons)
+    series_head: np.ndarray  # int32 [n]: head of the entry's series, -1 when it has no story
+    mainline: np.ndarray  # bool [n]: a story entry of its series head's type (the TV seasons)
     keys: tuple[str, ...]  # [n_franchises]: the main entry's stem, shown in reasons
     catalog_fingerprint: str
 
@@ -205,6 +210,7 @@ class Franchises:
         offsets = np.r_[starts, n].astype(np.int64)
         franchise_of = np.empty(n, np.int32)
         mainline = np.zeros(n, bool)
+        series_head = np.full(n, -1, np.int32)
         keys = []
         for f in range(len(offsets) - 1):
             members = order[offsets[f] : offsets[f + 1]]
@@ -214,7 +220,11 @@ class Franchises:
             head = int(tv[0]) if tv else int(story[0]) if len(story) else int(members[0])
             if len(story):
                 kind[head] = EntryKind.MAIN
-                mainline[[p for p in story if _same_line(p, head, types, stems)]] = True
+            heads = _series_heads(story, types, stems)
+            for p in members:
+                h = heads.get(stems[p], -1)
+                series_head[p] = h
+                mainline[p] = h >= 0 and int(kind[p]) not in EXTRA_KINDS and types[p] == types[h]
             keys.append(stems[head] or str(names[head] or ""))
         return cls(
             franchise_of=franchise_of,
@@ -222,6 +232,7 @@ class Franchises:
             offsets=offsets,
             kind=kind,
             released=released.astype(np.int32),
+            series_head=series_head,
             mainline=mainline,
             keys=tuple(keys),
             catalog_fingerprint=_fingerprint(catalog.anime_ids),
@@ -256,13 +267,15 @@ class Franchises:
         return int(main[0]) if len(main) else -1
 
     def story(self, franchise: int) -> np.ndarray:
-        """The story entries in watching order: the main entry, the rest of the main line, then
-        the other story entries (films, OVAs, side stories), each part in release order."""
+        """The story entries in watching order: the main entry, the rest of its series' line,
+        then the other story entries (films, OVAs, other series), each part in release order."""
         m = self.members(franchise)
         story = m[~np.isin(self.kind[m], _EXTRA_CODES)]
-        main = story[self.kind[story] == EntryKind.MAIN]
-        line = story[self.mainline[story] & (self.kind[story] != EntryKind.MAIN)]
-        return np.concatenate([main, line, story[~self.mainline[story]]])
+        is_main = self.kind[story] == EntryKind.MAIN
+        if not is_main.any():
+            return story
+        line = ~is_main & self.mainline[story] & (self.series_head[story] == story[is_main][0])
+        return np.concatenate([story[is_main], story[line], story[~is_main & ~line]])
 
     def earliest_unwatched(self, franchise: int, watched_positions: Iterable[int]) -> int:
         """The first story entry of ``franchise``, in :meth:`story` order, not in
@@ -271,23 +284,24 @@ class Franchises:
         return next((int(p) for p in self.story(franchise) if int(p) not in seen), -1)
 
     def entry_point(self, pos: int, watched_positions: Iterable[int]) -> int:
-        """What to offer instead of ``pos``: the main entry when unwatched, else the earliest
-        unwatched main-line entry released before ``pos``, else ``pos`` itself (Code Geass before
-        R2; R2 once Code Geass is watched; a film after the first season is watched)."""
-        f = int(self.franchise_of[pos])
+        """What to offer instead of ``pos``: the head of its series while unwatched, else the
+        series' earliest unwatched main-line entry released before ``pos``, else ``pos`` itself
+        (Code Geass before R2; R2 once Code Geass is watched; a film once the first season is;
+        Yu-Gi-Oh! VRAINS, a series of its own, needs no older Yu-Gi-Oh!)."""
+        pos = int(pos)
+        head = int(self.series_head[pos])
+        if head < 0 or head == pos:
+            return pos
         seen = {int(p) for p in watched_positions}
-        main = self.main_entry(f)
-        if main < 0 or main == pos:
-            return int(pos)
-        if main not in seen:
-            return main
-        for p in self.story(f)[1:]:
+        if head not in seen:
+            return head
+        for p in self.members(int(self.franchise_of[pos])):
             p = int(p)
-            if p == pos or not self.mainline[p] or self.released[p] > self.released[pos]:
+            if p == pos or self.released[p] > self.released[pos]:
                 break
-            if p not in seen:
+            if p != head and self.mainline[p] and self.series_head[p] == head and p not in seen:
                 return p
-        return int(pos)
+        return pos
 
     # --- files ------------------------------------------------------------------------------
 

@@ -34,12 +34,13 @@ _PARENS = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 _CUT = re.compile(r":| - | ~|~ ")
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 
-# Words dropped from the end of a stem, repeatedly: season / sequel / format markers.
+# Words dropped from the end of a stem, repeatedly: season / sequel / format markers (Japanese
+# numerals from three on: "Natsume Yuujinchou San" is season 3; "ni" is too common a particle).
 _TRAILING = _wordset(
     """season seasons part cour movie movies film the ova oad ona special specials tv final series
     second third fourth fifth sixth seventh r r2 r3 ii iii iv v vi vii viii ix xi xii 1st 2nd 3rd
     4th 5th 6th 7th 8th 9th 10th recap recaps picture drama dramas omake edition shin gekijouban
-    gekijou ban soushuuhen kanketsu hen motion picture"""
+    gekijou ban soushuuhen kanketsu hen motion picture san shi yon go roku nana hachi"""
 )
 # Words dropped from the start: "Gekijouban X" (the film of X), "Zoku X" (more X), "Shin X".
 _LEADING = _wordset("gekijouban gekijou ban eiga zoku shin the")

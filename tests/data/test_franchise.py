@@ -240,7 +240,7 @@ def test_save_load_round_trip(synthetic, tmp_path: Path) -> None:
     fr.save(tmp_path / "franchises")
     back = Franchises.load(tmp_path / "franchises", cat)
     assert back.keys == fr.keys
-    for name in ("franchise_of", "order", "offsets", "kind", "released", "mainline"):
+    for name in ("franchise_of", "order", "offsets", "kind", "released", "series_head", "mainline"):
         np.testing.assert_array_equal(getattr(back, name), getattr(fr, name))
     assert not list(tmp_path.glob(".*"))  # no temporary left beside it
     other = Catalog(cat.frame.iloc[:-1].reset_index(drop=True))
@@ -298,6 +298,13 @@ def test_known_sequels_on_the_sample(sample_catalog: Catalog) -> None:
         assert fr.entry_point(lp, []) == fp_, cat.names[fr.entry_point(lp, [])]
         assert fr.entry_point(lp, [fp_]) == lp
     assert fr.is_extra(_pos(cat, 2124))  # Code Geass recaps
+    # Natsume's seasons go in order ("San" is season 3); Yu-Gi-Oh! VRAINS is a series of its own
+    natsume = [_pos(cat, i) for i in (4081, 5300, 10379, 11665, 32983, 34591)]
+    assert fr.entry_point(natsume[5], natsume[:2]) == natsume[2]
+    assert fr.entry_point(natsume[5], natsume[:5]) == natsume[5]
+    assert _same(cat, fr, 34866, 481)  # one franchise …
+    assert fr.entry_point(_pos(cat, 34866), []) == _pos(cat, 34866)  # … but no order needed
+    assert fr.entry_point(_pos(cat, 15489), []) == _pos(cat, 10015)  # Zexal Second after Zexal
     assert _same(cat, fr, 144, 1530)  # Kanon (Toei) and Kanon (2006, KyoAni): same Japanese title
     assert _same(cat, fr, 101, 713)  # Air and its film ("劇場版AIR")
     assert not _same(cat, fr, 29597, 40164)  # "Hana" and "Hana (2006)": a common word, no more
