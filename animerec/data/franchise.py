@@ -286,7 +286,7 @@ class Franchises:
     def entry_point(self, pos: int, watched_positions: Iterable[int]) -> int:
         """What to offer instead of ``pos``: the head of its series while unwatched, else the
         series' earliest unwatched main-line entry released before ``pos``, else ``pos`` itself
-        (Code Geass before R2; R2 once Code Geass is watched; a film once the first season is;
+        (Code Geass before R2; R2 once Code Geass is watched; a 2019 film once R2 is;
         Yu-Gi-Oh! VRAINS, a series of its own, needs no older Yu-Gi-Oh!)."""
         pos = int(pos)
         head = int(self.series_head[pos])
