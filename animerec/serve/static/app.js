@@ -4,6 +4,8 @@
 // A MyAnimeList export goes to POST /users/{id}/import; the titles it says you are watching,
 // planning or dropped are kept here (localStorage) and left out of every list. The model, the
 // slider and the adult toggle survive a reload; "Start over" asks, and can erase the server copy.
+// The user's id and secret token (from POST /users, shown once) live in localStorage; every
+// /users/... call sends the token as "Authorization: Bearer ...".
 "use strict";
 
 const LIKED = 10;
@@ -18,6 +20,7 @@ const EXCLUDED_KEY = "animerec.excluded";
 
 const $ = (id) => document.getElementById(id);
 let userId = null;
+let token = null;
 let searchSeq = 0;
 let refreshSeq = 0;
 let rated = new Map(); // anime_id -> rating, from the last refresh
@@ -44,6 +47,7 @@ function status(msg, isError = false) {
 
 async function api(method, path, body) {
   const opts = { method, headers: {} };
+  if (token !== null && path.startsWith("/users/")) opts.headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) {
     opts.headers["Content-Type"] = "application/json";
     opts.body = JSON.stringify(body);
@@ -104,30 +108,53 @@ function adultParam(qs) {
 }
 
 // --- the user ---------------------------------------------------------------------------------
+function forgetUser() {
+  localStorage.removeItem(USER_KEY);
+  userId = null;
+  token = null;
+}
+
+function userPath(rest = "") {
+  return `/users/${encodeURIComponent(userId)}${rest}`;
+}
+
 async function ensureUser() {
   if (userId !== null) return userId;
-  const u = await api("POST", "/users");
+  const u = await api("POST", "/users", {});
   userId = u.id;
-  localStorage.setItem(USER_KEY, String(userId));
+  token = u.token;
+  localStorage.setItem(USER_KEY, JSON.stringify({ id: userId, token }));
   return userId;
 }
 
-async function restoreUser() {
-  const saved = Number(localStorage.getItem(USER_KEY));
-  if (!saved) return null;
+function savedUser() {
   try {
-    const u = await api("GET", `/users/${saved}`);
-    userId = u.id;
-    return u;
+    const v = JSON.parse(localStorage.getItem(USER_KEY) || "null");
+    return v && typeof v.id === "string" && typeof v.token === "string" ? v : null;
   } catch (e) {
-    if (e.status === 404) localStorage.removeItem(USER_KEY);
+    return null;
+  }
+}
+
+async function restoreUser() {
+  const saved = savedUser();
+  if (saved === null) {
+    localStorage.removeItem(USER_KEY); // an id from before tokens: it cannot be used any more
+    return null;
+  }
+  userId = saved.id;
+  token = saved.token;
+  try {
+    return await api("GET", userPath());
+  } catch (e) {
+    if (e.status === 401 || e.status === 404) forgetUser();
     return null;
   }
 }
 
 async function rate(animeId, rating) {
   await ensureUser();
-  await api("PUT", `/users/${userId}/ratings/${animeId}`, { rating });
+  await api("PUT", userPath(`/ratings/${animeId}`), { rating });
 }
 
 // --- search -----------------------------------------------------------------------------------
@@ -208,7 +235,7 @@ function renderPicks(inputs) {
           type: "button", class: "remove", "aria-label": `remove ${p.name}`,
           onclick: async () => {
             try {
-              await api("DELETE", `/users/${userId}/ratings/${p.anime_id}`);
+              await api("DELETE", userPath(`/ratings/${p.anime_id}`));
               await refresh();
             } catch (e) { status(e.message, true); }
           },
@@ -321,7 +348,7 @@ async function refresh() {
   $("results").setAttribute("aria-busy", "true");
   $("like-this").hidden = view === null;
   try {
-    const r = await api("GET", `/users/${userId}/recommendations?${qs}`);
+    const r = await api("GET", userPath(`/recommendations?${qs}`));
     if (seq !== refreshSeq) return;
     renderPicks(r.input);
     let items = r.items;
@@ -349,7 +376,8 @@ function importSummary(r) {
   if (r.dislikes.length) parts[0] += ` and ${r.dislikes.length} dropped (read as dislikes)`;
   const out = r.excluded.length - r.dislikes.length;
   if (out > 0) parts.push(`${out} you are watching, planning or have not scored stay out of your list`);
-  if (r.unknown_ids.length) parts.push(`${r.unknown_ids.length} not in this catalog were skipped`);
+  const n = r.unknown_ids.length;
+  if (n) parts.push(`${n} ${n === 1 ? "title is" : "titles are"} not in this catalog (skipped)`);
   return `${parts.join("; ")}.`;
 }
 
@@ -366,7 +394,9 @@ async function importList(file) {
     await ensureUser();
     const form = new FormData();
     form.append("file", file);
-    const res = await fetch(`/users/${userId}/import`, { method: "POST", body: form });
+    const res = await fetch(userPath("/import"), {
+      method: "POST", body: form, headers: { Authorization: `Bearer ${token}` },
+    });
     const data = await res.json().catch(() => ({}));
     if (!res.ok) throw new Error(data.message || `${res.status} ${res.statusText}`);
     excluded = new Set(data.excluded.map((e) => e.anime_id));
@@ -381,15 +411,7 @@ async function importList(file) {
 
 // --- start over ----------------------------------------------------------------------------------
 async function eraseServerCopy() {
-  try {
-    await api("DELETE", `/users/${userId}`);
-    return;
-  } catch (e) {
-    if (e.status !== 404 && e.status !== 405) throw e;
-  }
-  // no DELETE /users/{id} on this server: erase the ratings one by one
-  const u = await api("GET", `/users/${userId}`);
-  for (const r of u.ratings) await api("DELETE", `/users/${userId}/ratings/${r.anime_id}`);
+  await api("DELETE", userPath()); // the user and every rating
 }
 
 async function startOver(erase) {
@@ -399,9 +421,8 @@ async function startOver(erase) {
     status(`Could not erase your ratings on the server: ${e.message}`, true);
     return;
   }
-  localStorage.removeItem(USER_KEY);
+  forgetUser();
   localStorage.removeItem(EXCLUDED_KEY);
-  userId = null;
   excluded = new Set();
   view = null;
   $("import-result").textContent = "";
@@ -424,13 +445,16 @@ async function init() {
   });
   $("back").addEventListener("click", () => { view = null; refresh(); });
   const dialog = $("reset-dialog");
-  $("reset").addEventListener("click", () => {
-    $("erase").checked = true;
+  const ask = (erase) => () => {
+    $("erase-too").checked = erase;
     dialog.returnValue = "";
     dialog.showModal();
-  });
+  };
+  $("reset").addEventListener("click", ask(true));
+  $("erase").addEventListener("click", ask(true)); // erasing asks first too
+  
   dialog.addEventListener("close", () => {
-    if (dialog.returnValue === "confirm") startOver($("erase").checked);
+    if (dialog.returnValue === "confirm") startOver($("erase-too").checked);
   });
   try {
     const h = await api("GET", "/health");
