@@ -678,7 +678,7 @@ def coldscore(study: Study, labels: list[str], val: bool = False) -> None:
     a second seeded 10% (``vcold-*`` models never saw them): where a rule and a recipe for new
     anime are chosen before the test users are looked at."""
     from animerec.data.ratings import histories_from_ratings
-    from animerec.recommend.base import mask_seen, top_k
+    from animerec.recommend import mask_seen, top_k
     from animerec.recommend.content import ContentRecommender
 
     step = "coldscore-val" if val else "coldscore"
@@ -732,7 +732,7 @@ def coldfolds(study: Study, labels: list[str]) -> None:
     the comparison rests on ~10× the users of the single split. A LABEL is ``base@N`` or a
     recipe of :data:`FOLD_RECIPES`, trained once per fold as ``fold<f>-<recipe>``."""
     from animerec.data.ratings import histories_from_ratings
-    from animerec.recommend.base import mask_seen, top_k
+    from animerec.recommend import mask_seen, top_k
     from animerec.recommend.content import ContentRecommender
 
     cat = study.catalog

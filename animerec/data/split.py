@@ -82,10 +82,12 @@ def protocol_split(
     )
 
 
-def validation_split(train: Ratings, *, seed: int = SEED + 1, frac: float = 0.2) -> Split:
+def validation_split(
+    train: Ratings, *, seed: int = SEED + 1, frac: float = 0.2, min_ratings: int = 10
+) -> Split:
     """Carve validation users out of the *training* users, with the same hold-out procedure.
 
     Tuning (EASE's λ, ALS's factors, hybrid weights, model selection) uses this split, so it never
     touches the test users' ratings.
     """
-    return protocol_split(train, seed=seed, test_frac=frac)
+    return protocol_split(train, seed=seed, test_frac=frac, min_ratings=min_ratings)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.util
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,6 @@ from animerec.evaluate.metrics import (
     bootstrap_ci,
     bootstrap_ratio_ci,
     coverage,
-    id_matrix,
     intra_list_diversity,
     lookup_heldout,
     mean_popularity_rank,
@@ -44,6 +43,8 @@ from animerec.evaluate.metrics import (
 from animerec.evaluate.tune import Tuning, tune
 from animerec.recommend.base import Recommender
 from animerec.recommend.context import Context, FitPool
+from animerec.recommend.filters import Filters
+from animerec.recommend.pipeline import RankOptions, select
 from animerec.recommend.registry import (
     ModelSpec,
     check_model_names,
@@ -141,28 +142,6 @@ def _popularity(catalog: Catalog) -> np.ndarray:
     return catalog.frame["popularity"].to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _recommend(
-    model: Recommender,
-    histories: Sequence[History],
-    k: int,
-    *,
-    explore: float = 0.0,
-    candidates: np.ndarray | None = None,
-    spread: Spread | None = None,
-) -> np.ndarray:
-    """Top-k ids through :meth:`Recommender.recommend` itself, in blocks of users (a spread
-    carries its counts from block to block)."""
-    parts = []
-    exposure = new_exposure(len(model.catalog)) if spread is not None else None
-    for s in range(0, len(histories), BATCH_USERS):
-        block = histories[s : s + BATCH_USERS]
-        recs = model.recommend(
-            block, k, explore=explore, candidates=candidates, spread=spread, exposure=exposure
-        )
-        parts.append(id_matrix(recs, k))
-    return np.concatenate(parts) if parts else np.zeros((0, k), np.int64)
-
-
 @dataclass
 class Lists:
     """Every list one evaluation needs from a model, from a single scoring of the test users."""
@@ -177,14 +156,6 @@ class Lists:
     """Seconds to score and rank the plain top k (the cold/explore variants not included)."""
 
 
-def _ids(positions: np.ndarray, scores: np.ndarray, catalog: Catalog) -> np.ndarray:
-    """Catalog positions → anime ids, PAD where there is none (``-1``) or the score is not
-    finite (as ``recommend`` drops)."""
-    safe = np.maximum(positions, 0)
-    ok = (positions >= 0) & np.isfinite(np.take_along_axis(scores, safe, axis=1))
-    return np.where(ok, catalog.anime_ids[safe], PAD).astype(np.int64)
-
-
 def rank_lists(
     model: Recommender,
     histories: Sequence[History],
@@ -193,43 +164,33 @@ def rank_lists(
     cold_mask: np.ndarray,
     explore: Sequence[float] = (0.0,),
     spread: Spread | None = None,
+    filters: Filters | None = None,
 ) -> Lists:
-    """Score the histories once and rank exactly as :meth:`Recommender.recommend` does —
-    history excluded, ``candidates`` masking, ``top_k`` or the exploration re-ranker — but
-    without writing explanations, which evaluation does not read and which cost more than the
-    scores for some models. A model that overrides ``recommend`` is asked through it instead.
-    """
+    """Score the histories once and rank them through the one ranking pipeline
+    (:func:`animerec.recommend.pipeline.select`) for every list the report needs — plain (or
+    spread), each exploration level, and among cold-start items only — without explanations,
+    which evaluation does not read."""
     xs = [x for x in explore if x > 0]
-    if type(model).recommend is not Recommender.recommend:
-        t0 = time.perf_counter()
-        top = _recommend(model, histories, k, spread=spread)
-        rec_s = time.perf_counter() - t0
-        cold = _recommend(model, histories, k, candidates=cold_mask)
-        explored = {x: _recommend(model, histories, k, explore=x) for x in xs}
-        return Lists(top, cold, {0.0: top, **explored}, rec_s)
-
-    from animerec.recommend.base import mask_seen, spread_top, top_k
-
-    catalog = model._require_fitted()  # noqa: SLF001 - the same guard recommend() applies
+    catalog = model.fitted_catalog()
+    filters = filters or Filters()
+    plain = RankOptions(k=k, filters=filters, spread=spread)
+    explored_opts = {x: RankOptions(k=k, filters=filters, explore=x) for x in xs}
+    cold_ids = tuple(int(a) for a in catalog.anime_ids[cold_mask])
+    if filters.allow is not None:
+        cold_ids = tuple(sorted(set(cold_ids) & set(filters.allow)))
+    cold = RankOptions(k=k, filters=replace(filters, allow=cold_ids))
     exposure = new_exposure(len(catalog)) if spread is not None else None
+    vectors = model.item_vectors() if xs else None
     tops, colds, exps, rec_s = [], [], {x: [] for x in xs}, 0.0
     for s in range(0, len(histories), BATCH_USERS):
         block = histories[s : s + BATCH_USERS]
         t0 = time.perf_counter()
         scores = np.asarray(model.score(block), dtype=np.float32)
-        mask_seen(scores, block, catalog)
-        top = top_k(scores, k) if spread is None else spread_top(scores, k, spread, exposure)
-        tops.append(_ids(top, scores, catalog))
+        tops.append(select(scores, block, catalog, plain, exposure=exposure).ids(catalog, PAD))
         rec_s += time.perf_counter() - t0
-        if xs:
-            from animerec.recommend.explore import rerank
-
-            vectors = model.item_vectors()
-            for x in xs:
-                pos = rerank(scores, k, explore=x, catalog=catalog, vectors=vectors)
-                exps[x].append(_ids(pos, scores, catalog))
-        scores[:, ~cold_mask] = -np.inf
-        colds.append(_ids(top_k(scores, k), scores, catalog))
+        for x, opts in explored_opts.items():
+            exps[x].append(select(scores, block, catalog, opts, vectors=vectors).ids(catalog, PAD))
+        colds.append(select(scores, block, catalog, cold).ids(catalog, PAD))
     join = lambda parts: np.concatenate(parts) if parts else np.zeros((0, k), np.int64)  # noqa: E731
     top = join(tops)
     return Lists(top, join(colds), {0.0: top, **{x: join(v) for x, v in exps.items()}}, rec_s)

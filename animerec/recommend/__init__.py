@@ -1,13 +1,16 @@
 """Recommenders behind one contract (:class:`Recommender`), and the registry that names them."""
 
 from animerec.recommend.als import ALS
-from animerec.recommend.base import NotFittedError, Recommendation, Recommender, mask_seen, top_k
+from animerec.recommend.base import NotFittedError, Recommendation, Recommender
 from animerec.recommend.content import ContentRecommender
 from animerec.recommend.context import Context, FitPool
 from animerec.recommend.ease import EASE
+from animerec.recommend.filters import FilterError, Filters
 from animerec.recommend.hybrid import HybridRecommender
 from animerec.recommend.itemknn import ItemKNN
+from animerec.recommend.pipeline import Fallback, Ranked, RankOptions, mask_seen, rank_batch, select
 from animerec.recommend.popularity import Popularity
+from animerec.recommend.ranking import rank, top_k
 from animerec.recommend.registry import (
     RECOMMENDERS,
     ModelSpec,
@@ -25,6 +28,9 @@ __all__ = [
     "EASE",
     "ContentRecommender",
     "Context",
+    "Fallback",
+    "FilterError",
+    "Filters",
     "FitPool",
     "HybridRecommender",
     "RECOMMENDERS",
@@ -32,6 +38,8 @@ __all__ = [
     "ModelSpec",
     "NotFittedError",
     "Popularity",
+    "RankOptions",
+    "Ranked",
     "Recommendation",
     "Recommender",
     "Spread",
@@ -41,8 +49,11 @@ __all__ = [
     "make_recommender",
     "mask_seen",
     "new_exposure",
+    "rank",
+    "rank_batch",
     "recommender_class",
     "resolve",
+    "select",
     "spread",
     "top_k",
 ]

@@ -239,7 +239,7 @@ class ContentRecommender(Recommender):
 
         A history with no promotion falls back to its best-rated anime, so everyone gets
         recommendations; anime outside the catalog and repeats are ignored."""
-        catalog = self._require_fitted()
+        catalog = self.fitted_catalog()
         n = len(histories)
         lens = np.fromiter((len(h) for h in histories), np.int64, n)
         ids = np.concatenate([h.anime_ids for h in histories]) if n else np.zeros(0, np.int64)
@@ -262,7 +262,7 @@ class ContentRecommender(Recommender):
         )
 
     def score(self, histories: Sequence[History]) -> np.ndarray:
-        self._require_fitted()
+        self.fitted_catalog()
         if len(histories) > SCORE_BLOCK:  # bound the dense temporaries
             return np.concatenate(
                 [
@@ -305,7 +305,7 @@ class ContentRecommender(Recommender):
         return out
 
     def reasons(self, history: History, anime_ids: np.ndarray, scores: np.ndarray) -> list[str]:
-        catalog = self._require_fitted()
+        catalog = self.fitted_catalog()
         _, liked = self.liked([history])
         if len(liked) == 0:
             return ["similar to what you rated"] * len(anime_ids)

@@ -22,7 +22,7 @@ import numpy as np
 
 from animerec.data.catalog import Catalog
 from animerec.data.ratings import History
-from animerec.recommend.base import top_k
+from animerec.recommend.ranking import top_k
 
 NOVELTY_SHARE = 0.5
 """How the exploration weight splits between novelty and diversity."""
@@ -101,7 +101,7 @@ def rerank(
 
     Only the ``pool`` best-scored items of each user are candidates, so the list stays
     relevant. ``-inf`` scores are never picked ahead of a finite one (they fill the tail of a
-    list that has fewer than ``k`` finite candidates, as :func:`~animerec.recommend.base.top_k`
+    list that has fewer than ``k`` finite candidates, as :func:`~animerec.recommend.ranking.top_k`
     does). ``explore = 0`` gives exactly ``top_k(scores, k)``.
     """
     if not 0.0 <= explore <= 1.0:

@@ -68,7 +68,7 @@ def learn_fusion(
     """α and the fusion weights for hybrid parameters ``p``: members built by ``make`` are
     fitted on the training users minus validation users and scored on the validation users'
     histories; the chosen point of the search is :func:`pick`'s."""
-    vsplit = validation_split(train, seed=p.validation_seed)
+    vsplit = validation_split(train, seed=p.validation_seed, min_ratings=p.min_validation_ratings)
     if len(vsplit.test_users) == 0:
         raise AnimerecError(
             "hybrid: too few training users to learn fusion weights (no validation user "
@@ -144,6 +144,8 @@ def fusion_key(
         "rounds": ROUNDS,
         "quality_prior_weight": QUALITY_PRIOR_WEIGHT,
     }
+    if p.min_validation_ratings != 10:  # only when set: the keys cached before it existed stay
+        settings["min_validation_ratings"] = p.min_validation_ratings
     blob = json.dumps(settings, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16], settings
 

@@ -106,6 +106,8 @@ class HybridRecommender(Recommender):
         variant: str = "clean"
         validation_seed: int = 43
         """Seed of the validation split the weights are learned on (training users only)."""
+        min_validation_ratings: int = 10
+        """Ratings a validation user needs (lower only for toy data, as the contract tests do)."""
         k: int = 10
         """List length whose NDCG the weights maximise."""
 
@@ -246,7 +248,7 @@ class HybridRecommender(Recommender):
 
     # --- scoring --------------------------------------------------------------------------------
     def score(self, histories: Sequence[History]) -> np.ndarray:
-        catalog = self._require_fitted()
+        catalog = self.fitted_catalog()
         # Each history's per-feature parts on its best anime are kept (per thread: the API may
         # serve in threads), so reasons() explains a recommendation without scoring again.
         self._recent.rows = {}
@@ -311,7 +313,7 @@ class HybridRecommender(Recommender):
         return out
 
     def reasons(self, history: History, anime_ids: np.ndarray, scores: np.ndarray) -> list[str]:
-        catalog = self._require_fitted()
+        catalog = self.fitted_catalog()
         pos = np.maximum(catalog.positions(anime_ids), 0)
         contrib = self._contributions(history, pos)
         top = np.argmax(contrib, axis=0)
