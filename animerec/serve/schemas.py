@@ -1,4 +1,10 @@
-"""Request and response bodies of the REST API, with the bounds the API enforces (422 otherwise)."""
+"""Request and response bodies of the REST API, with the bounds the API enforces (422 otherwise).
+
+Request bodies are strict about JSON types: an integer field takes a JSON number with no
+fraction (``5``, or ``5.0`` as JSON Schema's ``integer`` allows) and never ``"5"`` or ``true``; a
+float field takes a finite JSON number, never ``false``; a string field only a string; unknown
+fields are refused.
+"""
 
 from __future__ import annotations
 
@@ -14,17 +20,18 @@ MAX_TITLE = 200
 MAX_SEARCH = 50
 
 
-def _not_bool(v: object) -> object:
-    # JSON true/false are not ids, though lax int parsing would take them as 1/0.
-    if isinstance(v, bool):
-        raise ValueError("an anime id must be an integer, not a boolean")
+def _json_number(v: object) -> object:
+    # Lax parsing would read "5" as 5 and true as 1; a JSON API takes numbers as numbers.
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise ValueError(f"must be a JSON number, not {type(v).__name__}")
     return v
 
 
+JSON_NUMBER = BeforeValidator(_json_number)
+"""Placed after the ``Field`` constraints (so they stay in the JSON schema): numbers only."""
+
 AnimeId = Annotated[
-    int,
-    Field(ge=0, le=MAX_ID, description="MyAnimeList anime id (a JSON integer)"),
-    BeforeValidator(_not_bool),
+    int, Field(ge=0, le=MAX_ID, description="MyAnimeList anime id (a JSON integer)"), JSON_NUMBER
 ]
 Title = Annotated[
     str,
@@ -33,10 +40,17 @@ Title = Annotated[
 ]
 AnimeRef = AnimeId | Title
 """An anime given by MAL id (a JSON number) or by title (a JSON string, even one like "86")."""
-RatingValue = Annotated[int, Field(ge=1, le=10, description="1 (worst) to 10 (best)")]
-K = Annotated[int, Field(ge=1, le=MAX_K, description="how many recommendations")]
+RatingValue = Annotated[int, Field(ge=1, le=10, description="1 (worst) to 10 (best)"), JSON_NUMBER]
+K = Annotated[int, Field(ge=1, le=MAX_K, description="how many recommendations"), JSON_NUMBER]
 Explore = Annotated[
-    float, Field(ge=0.0, le=1.0, description="0 = exploit (best guesses) … 1 = explore (diverse)")
+    float,
+    Field(
+        ge=0.0,
+        le=1.0,
+        allow_inf_nan=False,
+        description="0 = exploit (best guesses) … 1 = explore (diverse); a finite JSON number",
+    ),
+    JSON_NUMBER,
 ]
 ModelName = Annotated[str, StringConstraints(min_length=1, max_length=50)]
 
@@ -140,8 +154,20 @@ class RatingOut(BaseModel):
 
 
 class UserOut(BaseModel):
-    id: int
+    id: str = Field(description="the user's public id (random; the path of every user call)")
     ratings: list[RatingOut] = []
+
+
+class NewUserIn(_Strict):
+    """The body of ``POST /users``: an empty JSON object (sent as ``application/json``, which a
+    cross-site form or ``text/plain`` post cannot fake without the browser asking first)."""
+
+
+class NewUser(UserOut):
+    token: str = Field(
+        description="the bearer token for this user's calls: shown once, store it (only its "
+        "hash is kept)"
+    )
 
 
 # --- health and errors --------------------------------------------------------------------------
@@ -166,7 +192,10 @@ class Match(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    error: str = Field(description="not_found | validation_error | bad_request | internal_error")
+    error: str = Field(
+        description="not_found | validation_error | bad_request | unauthorized | rate_limited "
+        "| unsupported_media_type | payload_too_large | method_not_allowed | internal_error"
+    )
     message: str
     fields: list[FieldError] = []
     matches: list[Match] = Field(default_factory=list, description="close matches, best first")

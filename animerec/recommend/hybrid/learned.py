@@ -183,4 +183,5 @@ def write_fusion(
 
 
 def _array_hash(a: np.ndarray) -> str:
-    return hashlib.sha1(np.ascontiguousarray(a).view(np.uint8)).hexdigest()[:16]
+    digest = hashlib.sha1(np.ascontiguousarray(a).view(np.uint8), usedforsecurity=False)
+    return digest.hexdigest()[:16]

@@ -1,6 +1,8 @@
 // The fan page: search titles, rate them, get recommendations. Plain JS against the REST API.
 // Every rating (a search pick or a card's thumbs/1–10) is stored for this browser's user via
 // PUT /users/{id}/ratings/{anime_id}; the list always comes from GET /users/{id}/recommendations.
+// The user's id and secret token (from POST /users, shown once) live in localStorage; every
+// /users/... call sends the token as "Authorization: Bearer ...".
 "use strict";
 
 const LIKED = 10;
@@ -10,6 +12,7 @@ const USER_KEY = "animerec.user";
 
 const $ = (id) => document.getElementById(id);
 let userId = null;
+let token = null;
 let searchSeq = 0;
 let refreshSeq = 0;
 let rated = new Map(); // anime_id -> rating, from the last refresh
@@ -34,6 +37,7 @@ function status(msg, isError = false) {
 
 async function api(method, path, body) {
   const opts = { method, headers: {} };
+  if (token !== null && path.startsWith("/users/")) opts.headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) {
     opts.headers["Content-Type"] = "application/json";
     opts.body = JSON.stringify(body);
@@ -59,30 +63,49 @@ function metaLine(a) {
 }
 
 // --- the user ---------------------------------------------------------------------------------
+function forgetUser() {
+  localStorage.removeItem(USER_KEY);
+  userId = null;
+  token = null;
+}
+
 async function ensureUser() {
   if (userId !== null) return userId;
-  const u = await api("POST", "/users");
+  const u = await api("POST", "/users", {});
   userId = u.id;
-  localStorage.setItem(USER_KEY, String(userId));
+  token = u.token;
+  localStorage.setItem(USER_KEY, JSON.stringify({ id: userId, token }));
   return userId;
 }
 
-async function restoreUser() {
-  const saved = Number(localStorage.getItem(USER_KEY));
-  if (!saved) return null;
+function savedUser() {
   try {
-    const u = await api("GET", `/users/${saved}`);
-    userId = u.id;
-    return u;
+    const v = JSON.parse(localStorage.getItem(USER_KEY) || "null");
+    return v && typeof v.id === "string" && typeof v.token === "string" ? v : null;
   } catch (e) {
-    if (e.status === 404) localStorage.removeItem(USER_KEY);
+    return null;
+  }
+}
+
+async function restoreUser() {
+  const saved = savedUser();
+  if (saved === null) {
+    localStorage.removeItem(USER_KEY); // an id from before tokens: it cannot be used any more
+    return null;
+  }
+  userId = saved.id;
+  token = saved.token;
+  try {
+    return await api("GET", `/users/${encodeURIComponent(userId)}`);
+  } catch (e) {
+    if (e.status === 401 || e.status === 404) forgetUser();
     return null;
   }
 }
 
 async function rate(animeId, rating) {
   await ensureUser();
-  await api("PUT", `/users/${userId}/ratings/${animeId}`, { rating });
+  await api("PUT", `/users/${encodeURIComponent(userId)}/ratings/${animeId}`, { rating });
 }
 
 // --- search -----------------------------------------------------------------------------------
@@ -158,7 +181,7 @@ function renderPicks(inputs) {
           type: "button", class: "remove", "aria-label": `remove ${p.name}`,
           onclick: async () => {
             try {
-              await api("DELETE", `/users/${userId}/ratings/${p.anime_id}`);
+              await api("DELETE", `/users/${encodeURIComponent(userId)}/ratings/${p.anime_id}`);
               await refresh();
             } catch (e) { status(e.message, true); }
           },
@@ -212,7 +235,7 @@ async function refresh() {
   if (model) qs.set("model", model);
   $("results").setAttribute("aria-busy", "true");
   try {
-    const r = await api("GET", `/users/${userId}/recommendations?${qs}`);
+    const r = await api("GET", `/users/${encodeURIComponent(userId)}/recommendations?${qs}`);
     if (seq !== refreshSeq) return;
     renderPicks(r.input);
     $("results").replaceChildren(...r.items.map(card));
@@ -230,10 +253,20 @@ async function init() {
   $("explore").addEventListener("change", refresh);
   $("model").addEventListener("change", refresh);
   $("reset").addEventListener("click", async () => {
-    localStorage.removeItem(USER_KEY);
-    userId = null;
+    forgetUser();
     status("");
     await refresh();
+  });
+  $("erase").addEventListener("click", async () => {
+    if (userId === null) return;
+    try {
+      await api("DELETE", `/users/${encodeURIComponent(userId)}`);
+      forgetUser();
+      status("Your ratings were erased from the server.");
+      await refresh();
+    } catch (e) {
+      status(e.message, true);
+    }
   });
   try {
     const h = await api("GET", "/health");
