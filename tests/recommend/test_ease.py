@@ -128,7 +128,7 @@ def test_reasons_after_score_equal_reasons_afresh(clusters) -> None:
 
 
 def binary(threshold: int) -> np.ndarray:
-    return (R >= threshold).astype(float)
+    return (threshold <= R).astype(float)
 
 
 def test_dropout_emphasis_is_a_diagonal_penalty(four):
@@ -143,9 +143,7 @@ def test_dropout_emphasis_is_a_diagonal_penalty(four):
 
 def test_target_rating_regresses_the_nines_on_the_sevens(four):
     catalog, train = four
-    p = EASE.Params(
-        l2=2.0, graded=False, min_item_raters=1, popularity_discount=0, target_rating=9
-    )
+    p = EASE.Params(l2=2.0, graded=False, min_item_raters=1, popularity_discount=0, target_rating=9)
     model = EASE(p).fit(train, catalog)
     np.testing.assert_allclose(model.B, direct_solve(binary(7), 2.0, Y=binary(9)), atol=1e-6)
 
@@ -191,9 +189,7 @@ def test_a_dislike_pushes_down_what_is_like_it(clusters, graded):
     each of them against a neutral 6, by exactly dislike_weight × (a 10's weight) × B[B1, j]."""
     common = dict(l2=1.0, graded=graded, min_item_raters=1, popularity_discount=0.0)
     plain = EASE(EASE.Params(**common)).fit(clusters.train, clusters.catalog)
-    model = EASE(EASE.Params(**common, dislike_weight=-0.5)).fit(
-        clusters.train, clusters.catalog
-    )
+    model = EASE(EASE.Params(**common, dislike_weight=-0.5)).fit(clusters.train, clusters.catalog)
     np.testing.assert_allclose(model.B, plain.B)
     neutral = History.of([1, 11], [10, 6])
     disliked = History.of([1, 11], [10, 2])
