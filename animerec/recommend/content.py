@@ -110,6 +110,23 @@ def _memo_table(vectors: np.ndarray, allowed: np.ndarray | None) -> tuple[np.nda
     return _table_memo[key]
 
 
+def text_vectors(
+    catalog: Catalog,
+    *,
+    embedder: str = "auto",
+    workspace: str | None = None,
+    variant: str = "clean",
+    vectors: np.ndarray | None = None,
+) -> tuple[np.ndarray, dict[str, str | None]]:
+    """Unit description vectors of every catalog anime, and what they come from, loaded the
+    way the content recommender loads them (the workspace's embedding cache, ``auto`` = the
+    fine-tuned ``anime-minilm`` when trained): the one path for models that use text as side
+    information (the text-regularised EASE family)."""
+    params = ContentRecommender.Params(embedder=embedder, workspace=workspace, variant=variant)
+    content = ContentRecommender(params, vectors=vectors)
+    return content.catalog_vectors(catalog), content.input_identity()
+
+
 class ContentRecommender(Recommender):
     """Nearest neighbours of the promoted anime in description-embedding space."""
 

@@ -15,13 +15,16 @@ from animerec.recommend.base import Recommender
 from animerec.recommend.content import ContentRecommender
 from animerec.recommend.ease import EASE
 from animerec.recommend.hybrid import HybridRecommender
+from animerec.recommend.infae import InfiniteAE
 from animerec.recommend.itemknn import ItemKNN
 from animerec.recommend.popularity import Popularity
+from animerec.recommend.textease import CEASE, L3AE, AddEASE
 from animerec.recommend.userknn import UserKNN
 
 RECOMMENDERS: dict[str, type[Recommender]] = {
     cls.name: cls
     for cls in (Popularity, ItemKNN, UserKNN, EASE, ALS, ContentRecommender, HybridRecommender)
+    + (L3AE, CEASE, AddEASE, InfiniteAE)  # the EASE family of issue 13 (benchmarks/ease_study.py)
 }
 """Every registered recommender class by its ``name`` (content and hybrid register here too)."""
 
