@@ -23,9 +23,10 @@ Cheap closed-form refinements (issue 13), each off by default so today's figures
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar, Self
 
 import numpy as np
@@ -39,8 +40,10 @@ from animerec.recommend.base import Recommender
 from animerec.recommend.explain import liked_reasons
 from animerec.recommend.itemspace import DISLIKE_MAX, ItemSpace, signed_inputs, weighted
 
-__all__ = ["EASE", "constrained_ridge", "spd_inverse"]
+__all__ = ["EASE", "SCORE_TIME", "constrained_ridge", "spd_inverse"]
 
+SCORE_TIME = frozenset({"popularity_discount", "popularity_blend", "dislike_weight", "dislike_max"})
+"""Parameters that act only when scoring: :meth:`EASE.rescored` changes them without a refit."""
 PROMOTER = 9
 """Ratings from this value up count as promoters in the popularity prior."""
 
@@ -136,6 +139,8 @@ class EASE(Recommender):
         """``(raters + 1)^-β`` per model item, applied to the scores."""
         self.prior: np.ndarray | None = None
         """Promoter share per model item (the popularity prior's values, max 1)."""
+        self.raters: np.ndarray | None = None
+        """Training raters (any rating) per model item; kept after a fit, not saved."""
         self._last = threading.local()
         """The last single history scored on this thread and its input row, for reasons()."""
 
@@ -164,6 +169,7 @@ class EASE(Recommender):
         cols = space.columns(train.anime_id, catalog)
         raters = np.bincount(cols[cols >= 0], minlength=len(space))  # any rating counts
         fans = np.asarray((R >= PROMOTER).sum(axis=0)).ravel().astype(np.float64)
+        self.raters = raters
         self.item_weight = ((raters + 1.0) ** -p.popularity_discount).astype(np.float32)
         self.prior = (fans / max(fans.max(initial=0.0), 1.0)).astype(np.float32)
         self.space, self.B, self.catalog = space, B.astype(np.float32), catalog
@@ -179,6 +185,22 @@ class EASE(Recommender):
     ) -> np.ndarray:
         """The item-item matrix from the Gram matrix; text-regularised variants override this."""
         return constrained_ridge(G, penalty, C)
+
+    def rescored(self, **changes: float) -> Self:
+        """A copy sharing the fitted matrix with score-time parameters (:data:`SCORE_TIME`)
+        changed: what a refit with them would score, without the inverse (grid searches)."""
+        unknown = sorted(set(changes) - SCORE_TIME)
+        if unknown:
+            raise AnimerecError(f"{self.name}: {', '.join(unknown)} need a refit, not a rescore")
+        if self.raters is None:
+            raise AnimerecError(f"{self.name}: rescored() needs a model fitted in this process")
+        out = copy.copy(self)
+        out.params = replace(self.params, **changes)
+        out.item_weight = ((self.raters + 1.0) ** -out.params.popularity_discount).astype(
+            np.float32
+        )
+        out._last = threading.local()
+        return out
 
     # --- scoring --------------------------------------------------------------------------------
     def _inputs(self, histories: Sequence[History]) -> sp.csr_matrix:

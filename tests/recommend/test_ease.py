@@ -222,3 +222,15 @@ def test_saved_model_round_trips_with_its_prior(clusters, tmp_path):
     back = EASE.load(tmp_path / "m", clusters.catalog)
     h = [History.of([1, 11], [10, 2])]
     np.testing.assert_allclose(back.score(h), model.score(h))
+
+
+def test_rescored_equals_a_refit_with_the_score_time_parameters(clusters):
+    common = dict(l2=1.0, min_item_raters=1)
+    model = EASE(EASE.Params(**common)).fit(clusters.train, clusters.catalog)
+    changes = dict(popularity_discount=0.5, popularity_blend=0.3, dislike_weight=-1.0)
+    refit = EASE(EASE.Params(**common, **changes)).fit(clusters.train, clusters.catalog)
+    h = [History.of([1, 2, 11], [10, 9, 2]), History.of([12], [8])]
+    np.testing.assert_allclose(model.rescored(**changes).score(h), refit.score(h), rtol=1e-6)
+    assert model.params.popularity_blend == 0.0  # the original is untouched
+    with pytest.raises(AnimerecError, match="l2 need a refit"):
+        model.rescored(l2=5.0)
