@@ -55,30 +55,29 @@ def grid(**axes: list) -> list[dict]:
 
 def ease_fits(quick: bool) -> list[dict]:
     """λ alone; then each refinement at a few λ; then the refinements with item degree
-    normalisation (the strongest one alone)."""
+    normalisation (the strongest one alone in a first run)."""
     lams = [1000.0, 5000.0] if quick else [250.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0, 20000.0]
-    mid = [2000.0] if quick else [1000.0, 2000.0, 5000.0, 10000.0]
-    out = [{"l2": v} for v in lams] + [{"l2": v, "min_rating": 8} for v in mid[1:3]]
-    extra = {
-        "drop_p": [0.1, 0.3],
-        "user_norm": [0.25, 0.5],
-        "item_norm": [0.1, 0.25, 0.4],
-        "target_rating": [9],
-    }
+    mid = [2000.0] if quick else [2000.0, 5000.0]
+    out = [{"l2": v} for v in lams] + [{"l2": v, "min_rating": 8} for v in mid]
+    extra = {"drop_p": [0.1, 0.3], "user_norm": [0.25, 0.5], "target_rating": [9]}
     for key, values in extra.items():
         out += [{"l2": v, key: x} for v in mid for x in (values[:1] if quick else values)]
+    norm_l2 = [2000.0] if quick else [1000.0, 2000.0, 5000.0]
+    out += [
+        {"l2": v, "item_norm": x} for v in norm_l2 for x in ([0.25] if quick else [0.1, 0.25, 0.4])
+    ]
     if not quick:
         both = [{"drop_p": 0.3}, {"user_norm": 0.25}, {"target_rating": 9}]
-        out += [{"l2": v, "item_norm": 0.25, **b} for v in (1000.0, 2000.0) for b in both]
+        out += [{"l2": 2000.0, "item_norm": 0.25, **b} for b in both]
     return out
 
 
 def families(quick: bool, embedder: str) -> dict[str, dict]:
     """Per model: the registry name, fit-time configurations, and score-time axes."""
-    dis = [0.0, -0.5, -1.0, -2.0]
-    ease_score = {"popularity_discount": [0.0, 0.2, 0.4], "popularity_blend": [0.0, 0.1, 0.3, 1.0]}
+    dis = [0.0, -0.5, -1.0]
+    ease_score = {"popularity_discount": [0.0, 0.2, 0.4], "popularity_blend": [0.0, 0.2, 1.0]}
     side = {"embedder": embedder}
-    text_l2 = [1000.0, 5000.0] if quick else [1000.0, 5000.0, 10000.0]
+    text_l2 = [1000.0, 5000.0] if quick else [2000.0, 5000.0]
     return {
         "popularity": {"model": "popularity", "fits": grid(min_rating=[8, 9]), "score": {}},
         "itemknn": {
@@ -99,7 +98,13 @@ def families(quick: bool, embedder: str) -> dict[str, dict]:
         "ease": {"model": "ease", "fits": ease_fits(quick), "score": ease_score, "dislike": dis},
         "l3ae": {
             "model": "l3ae",
-            "fits": [{**side, "l2": v, "side_weight": m} for v in text_l2 for m in (200.0, 1000.0, 5000.0)],
+            "fits": [
+                {**side, "l2": v, "side_weight": m} for v in text_l2 for m in (200.0, 1000.0, 5000.0)
+            ]
+            + [
+                {**side, "l2": 2000.0, "item_norm": 0.25, "side_weight": m}
+                for m in (200.0, 1000.0, 5000.0)
+            ],
             "score": ease_score,
             "dislike": dis,
         },
