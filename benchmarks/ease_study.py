@@ -96,6 +96,15 @@ def families(quick: bool, embedder: str) -> dict[str, dict]:
             "dislike": dis,
         },
         "ease": {"model": "ease", "fits": ease_fits(quick), "score": ease_score, "dislike": dis},
+        "ease+": {  # a second run past the first grid's edges (λ 20000, item_norm 0.4 won there)
+            "model": "ease",
+            "extends": "ease",
+            "fits": [{"l2": v} for v in (50000.0, 100000.0)]
+            + [{"l2": v, "item_norm": x} for v in (10000.0, 20000.0) for x in (0.25, 0.4)]
+            + [{"l2": v, "item_norm": 0.6} for v in (2000.0, 5000.0, 10000.0)],
+            "score": ease_score,
+            "dislike": dis,
+        },
         "l3ae": {
             "model": "l3ae",
             "fits": [
@@ -310,7 +319,14 @@ class Study:
         return True
 
     def summary(self, names: list[str]) -> dict:
-        """Per protocol and model: the choice, cross-fitted NDCG and paired deltas."""
+        """Per protocol and model: the choice, cross-fitted NDCG and paired deltas (a family
+        that ``extends`` another adds its rows to that one's)."""
+        for name, fam in self.families.items():
+            base = fam.get("extends")
+            if base and name in self.rows and base in self.rows:
+                for proto, rows in self.rows.pop(name).items():
+                    self.rows[base][proto] += rows
+        names = [n for n in names if not self.families[n].get("extends")]
         entries = [("popularity", "popularity", None), ("ease (tuned)", REFERENCE, reference)]
         entries += [("ease + refinements" if n == "ease" else n, n, None) for n in names]
         table = {}

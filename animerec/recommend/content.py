@@ -21,18 +21,21 @@ history's best rating.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import scipy.sparse as sp
 
 from animerec.data.catalog import Catalog
 from animerec.data.ratings import History, Ratings
-from animerec.embed.base import normalize
+from animerec.embed.base import Embedder, normalize
+from animerec.embed.cache import catalog_embeddings
+from animerec.embed.registry import get_embedder
 from animerec.errors import AnimerecError
 from animerec.recommend.base import Recommender
+from animerec.recommend.context import Context
 from animerec.recommend.explain import because_you_liked
 from animerec.recommend.itemspace import DISLIKE_MAX
 from animerec.workspace import Workspace
@@ -114,16 +117,16 @@ def text_vectors(
     catalog: Catalog,
     *,
     embedder: str = "auto",
-    workspace: str | None = None,
     variant: str = "clean",
     vectors: np.ndarray | None = None,
+    context: Context | None = None,
 ) -> tuple[np.ndarray, dict[str, str | None]]:
     """Unit description vectors of every catalog anime, and what they come from, loaded the
     way the content recommender loads them (the workspace's embedding cache, ``auto`` = the
     fine-tuned ``anime-minilm`` when trained): the one path for models that use text as side
     information (the text-regularised EASE family)."""
-    params = ContentRecommender.Params(embedder=embedder, workspace=workspace, variant=variant)
-    content = ContentRecommender(params, vectors=vectors)
+    params = ContentRecommender.Params(embedder=embedder, variant=variant)
+    content = ContentRecommender(params, vectors=vectors, context=context)
     return content.catalog_vectors(catalog), content.input_identity()
 
 
@@ -162,8 +165,6 @@ class ContentRecommender(Recommender):
         order anime outside every neighbour list; 0 = the full vectors."""
         min_item_raters: int = 0
         """Recommend only anime with this many training raters (0: the whole catalog)."""
-        workspace: str | None = None
-        """Workspace holding the embedding cache (None: the default workspace)."""
         dislike_weight: float = 0.0
         """Added per appearance in a disliked anime's neighbour list (0: dislikes ignored)."""
         dislike_max: int = DISLIKE_MAX
@@ -174,8 +175,11 @@ class ContentRecommender(Recommender):
         params: Params | None = None,
         *,
         vectors: np.ndarray | None = None,
-        workspace: Workspace | None = None,
+        context: Context | None = None,
     ) -> None:
+        """``vectors`` (one row per catalog anime) replace the embedding cache (tests,
+        studies); otherwise the vectors come from the cache of ``context``'s workspace (the
+        default workspace without one)."""
         self.params = params or self.Params()
         p = self.params
         if p.aggregate not in ("count", "sum"):
@@ -184,23 +188,25 @@ class ContentRecommender(Recommender):
             raise AnimerecError(
                 f"content: neighbours must be in 1..{TABLE_SIZE}, got {p.neighbours}"
             )
-        self._given_vectors = vectors
-        self.workspace = workspace
+        self.given_vectors = vectors
+        self.context = context or Context()
         self.vectors: np.ndarray | None = None
         self.nbr_idx: np.ndarray | None = None
         self.nbr_sim: np.ndarray | None = None
         self.allowed: np.ndarray | None = None
         self._reduced: np.ndarray | None = None
 
+    @classmethod
+    def build(cls, params: Mapping[str, Any] | None = None, context: Context | None = None) -> Self:
+        return cls(cls.Params(**dict(params or {})), context=context)
+
     # --- fitting --------------------------------------------------------------------------------
     def resolve_workspace(self) -> Workspace:
-        if self.params.workspace is not None:
-            return Workspace.open(self.params.workspace)
-        return self.workspace if self.workspace is not None else Workspace.open()
+        """The workspace whose embedding cache the vectors come from."""
+        ws = self.context.workspace
+        return ws if ws is not None else Workspace.open()
 
-    def embedder(self):
-        from animerec.embed.registry import get_embedder
-
+    def embedder(self) -> Embedder:
         return get_embedder(
             self.params.embedder,
             workspace=self.resolve_workspace(),
@@ -211,21 +217,17 @@ class ContentRecommender(Recommender):
     def input_identity(self) -> dict[str, str | None]:
         """What the vectors come from, resolved (``auto`` → a model, the default length → a
         number, retrained weights → a new fingerprint), so caches keyed on it notice a change."""
-        if self._given_vectors is not None:
-            import hashlib
-
-            v = np.ascontiguousarray(self._given_vectors, np.float32)
+        if self.given_vectors is not None:
+            v = np.ascontiguousarray(self.given_vectors, np.float32)
             return {"vectors": hashlib.sha256(v.tobytes()).hexdigest()[:16]}
         embedder = self.embedder()
-        return {"embedder": embedder.name, "fingerprint": getattr(embedder, "fingerprint", None)}
+        return {"embedder": embedder.name, "fingerprint": embedder.fingerprint}
 
     def catalog_vectors(self, catalog: Catalog) -> np.ndarray:
         """Unit vectors of every catalog anime's description (given, or from the cache)."""
-        if self._given_vectors is not None:
-            v = np.asarray(self._given_vectors, np.float32)
+        if self.given_vectors is not None:
+            v = np.asarray(self.given_vectors, np.float32)
         else:
-            from animerec.embed.cache import catalog_embeddings
-
             v = catalog_embeddings(
                 self.embedder(), catalog, self.resolve_workspace(), self.params.variant,
                 progress=None,
@@ -264,7 +266,7 @@ class ContentRecommender(Recommender):
 
         A history with no promotion falls back to its best-rated anime, so everyone gets
         recommendations; anime outside the catalog and repeats are ignored."""
-        catalog = self._require_fitted()
+        catalog = self.fitted_catalog()
         n = len(histories)
         lens = np.fromiter((len(h) for h in histories), np.int64, n)
         ids = np.concatenate([h.anime_ids for h in histories]) if n else np.zeros(0, np.int64)
@@ -283,7 +285,7 @@ class ContentRecommender(Recommender):
 
     def disliked(self, histories: Sequence[History]) -> tuple[np.ndarray, np.ndarray]:
         """(row, catalog position) of every anime each history rated ``≤ dislike_max``."""
-        catalog = self._require_fitted()
+        catalog = self.fitted_catalog()
         n = len(histories)
         if n == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -304,7 +306,7 @@ class ContentRecommender(Recommender):
         )
 
     def score(self, histories: Sequence[History]) -> np.ndarray:
-        self._require_fitted()
+        self.fitted_catalog()
         if len(histories) > SCORE_BLOCK:  # bound the dense temporaries
             return np.concatenate(
                 [
@@ -363,7 +365,7 @@ class ContentRecommender(Recommender):
         out.ravel()[cells] += self.params.dislike_weight * np.bincount(inverse, w)
 
     def reasons(self, history: History, anime_ids: np.ndarray, scores: np.ndarray) -> list[str]:
-        catalog = self._require_fitted()
+        catalog = self.fitted_catalog()
         _, liked = self.liked([history])
         if len(liked) == 0:
             return ["similar to what you rated"] * len(anime_ids)

@@ -215,7 +215,7 @@ class EASE(Recommender):
         )
 
     def score(self, histories: Sequence[History]) -> np.ndarray:
-        self._require_fitted()
+        self.fitted_catalog()
         x = self._inputs(histories)
         if len(histories) == 1:  # a request: reasons() follows for the same history
             self._last.input = (histories[0], x)
@@ -226,7 +226,7 @@ class EASE(Recommender):
         return self.space.scatter(sub.astype(np.float32, copy=False))
 
     def reasons(self, history: History, anime_ids: np.ndarray, scores: np.ndarray) -> list[str]:
-        catalog = self._require_fitted()
+        catalog = self.fitted_catalog()
         last = getattr(self._last, "input", None)
         x = last[1] if last is not None and last[0] is history else self._inputs([history])
         liked = x.data > 0  # a disliked title is never the reason for a recommendation

@@ -95,7 +95,7 @@ class InfiniteAE(Recommender):
         return self
 
     def score(self, histories: Sequence[History]) -> np.ndarray:
-        self._require_fitted()
+        self.fitted_catalog()
         p = self.params
         x = signed_inputs(
             self.space,

@@ -119,12 +119,12 @@ class ItemKNN(Recommender):
         )
 
     def score(self, histories: Sequence[History]) -> np.ndarray:
-        self._require_fitted()
+        self.fitted_catalog()
         sub = (self._promoted(histories) @ self.S).toarray().astype(np.float32, copy=False)
         return self.space.scatter(sub + self.prior)
 
     def reasons(self, history: History, anime_ids: np.ndarray, scores: np.ndarray) -> list[str]:
-        catalog = self._require_fitted()
+        catalog = self.fitted_catalog()
         x = self._promoted([history])
         hist_cols = x.indices[x.data > 0]  # a disliked title is never the reason
         rec_cols = self.space.columns(anime_ids, catalog)

@@ -22,14 +22,16 @@ matrix differs. CEASE and ADD-EASE are the ablations of L3AE's prior.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
 from animerec.data.catalog import Catalog
 from animerec.errors import AnimerecError
-from animerec.recommend.content import text_vectors
+from animerec.recommend.content import ContentRecommender, text_vectors
+from animerec.recommend.context import Context
 from animerec.recommend.ease import EASE, constrained_ridge
 from animerec.recommend.explore import genre_matrix
 from animerec.recommend.itemspace import ItemSpace
@@ -69,18 +71,29 @@ class SideEASE(EASE):
         """Text side: the embedder (``auto``: the fine-tuned ``anime-minilm`` when trained)."""
         variant: str = "clean"
         """Text side: the description variant."""
-        workspace: str | None = None
-        """Text side: the workspace holding the embedding cache (None: the default)."""
 
-    def __init__(self, params: Params | None = None, *, vectors: np.ndarray | None = None):
+    def __init__(
+        self,
+        params: Params | None = None,
+        *,
+        vectors: np.ndarray | None = None,
+        context: Context | None = None,
+    ) -> None:
+        """``vectors`` (one row per catalog anime) replace the embedding cache (tests); else
+        the text comes from the cache of ``context``'s workspace, as for the content model."""
         super().__init__(params)
+        self.context = context or Context()
         if self.params.side not in SIDES:
             raise AnimerecError(
                 f"{self.name}: side must be one of {', '.join(SIDES)}, got {self.params.side!r}"
             )
-        self._given_vectors = vectors
+        self.given_vectors = vectors
         self.vectors: np.ndarray | None = None
         """Unit text vectors over the catalog (text side only), for exploration's diversity."""
+
+    @classmethod
+    def build(cls, params: Mapping[str, Any] | None = None, context: Context | None = None) -> Self:
+        return cls(cls.Params(**dict(params or {})), context=context)
 
     def features(self, catalog: Catalog) -> np.ndarray:
         """``[len(catalog), f]`` side features."""
@@ -90,9 +103,9 @@ class SideEASE(EASE):
         v, _ = text_vectors(
             catalog,
             embedder=p.embedder,
-            workspace=p.workspace,
             variant=p.variant,
-            vectors=self._given_vectors,
+            vectors=self.given_vectors,
+            context=self.context,
         )
         self.vectors = v
         return v
@@ -102,10 +115,9 @@ class SideEASE(EASE):
         p = self.params
         if p.side == "genres":
             return {"side": "genres"}
-        from animerec.recommend.content import ContentRecommender
-
-        cp = ContentRecommender.Params(embedder=p.embedder, workspace=p.workspace)
-        return ContentRecommender(cp, vectors=self._given_vectors).input_identity()
+        cp = ContentRecommender.Params(embedder=p.embedder, variant=p.variant)
+        content = ContentRecommender(cp, vectors=self.given_vectors, context=self.context)
+        return content.input_identity()
 
     def side_prior(self, space: ItemSpace, catalog: Catalog) -> np.ndarray:
         """``B_S`` over the model's items."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from contract import RecommenderContract
 
 from animerec.data.ratings import History
 from animerec.recommend.infae import InfiniteAE, relu_ntk
@@ -57,3 +58,8 @@ def test_a_dislike_lowers_the_disliked_titles_neighbours(clusters, tmp_path):
     model.save(tmp_path / "m")
     back = InfiniteAE.load(tmp_path / "m", clusters.catalog)
     np.testing.assert_allclose(back.score([History.of([1, 11], [10, 2])])[0], disliked)
+
+
+class TestInfiniteAEContract(RecommenderContract):
+    def make(self):
+        return InfiniteAE(InfiniteAE.Params(l2=0.5, min_item_raters=1, dislike_weight=-0.5))

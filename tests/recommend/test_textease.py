@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from contract import RecommenderContract
+from test_contract import cluster_vectors
 
 from animerec.data.catalog import Catalog
 from animerec.data.ratings import History, Ratings
@@ -125,3 +127,40 @@ def test_a_dislike_pushes_down_what_is_like_it(four, tmp_path):
     model.save(tmp_path / "m")
     back = L3AE.load(tmp_path / "m", catalog)
     np.testing.assert_allclose(back.score([History.of([30, 10], [10, 2])])[0], disliked)
+
+
+class TestL3AEContract(RecommenderContract):
+    def make(self):
+        return L3AE(
+            L3AE.Params(l2=1.0, side_weight=2.0, min_item_raters=1), vectors=cluster_vectors()
+        )
+
+
+class TestCEASEContract(RecommenderContract):
+    def make(self):
+        return CEASE(
+            CEASE.Params(l2=1.0, side_weight=2.0, min_item_raters=1), vectors=cluster_vectors()
+        )
+
+
+class TestAddEASEContract(RecommenderContract):
+    def make(self):
+        params = AddEASE.Params(l2=1.0, side_weight=0.3, min_item_raters=1)
+        return AddEASE(params, vectors=cluster_vectors())
+
+
+class TestEASERefinedContract(RecommenderContract):
+    """EASE with every refinement and dislikes on keeps the contract."""
+
+    def make(self):
+        params = EASE.Params(
+            l2=1.0,
+            min_item_raters=1,
+            drop_p=0.2,
+            user_norm=0.5,
+            item_norm=0.25,
+            target_rating=9,
+            popularity_blend=0.2,
+            dislike_weight=-0.5,
+        )
+        return EASE(params)
