@@ -40,6 +40,7 @@ from animerec.data.ratings import History, Ratings, histories_from_ratings
 from animerec.evaluate.metrics import bootstrap_ci, lookup_heldout, ranking_metrics
 from animerec.evaluate.split import SEED, protocol_split, validation_split
 from animerec.recommend import make_recommender, mask_seen, top_k
+from animerec.recommend.context import Context
 
 K = 10
 LIKES = (1, 3, 5, 10)
@@ -119,13 +120,13 @@ def families(quick: bool, embedder: str) -> dict[str, dict]:
         },
         "cease": {
             "model": "cease",
-            "fits": [{**side, "l2": v, "side_weight": w} for v in text_l2[:2] for w in (10.0, 100.0, 1000.0)],
+            "fits": [{**side, "l2": v, "side_weight": w} for v in text_l2 for w in (30.0, 300.0)],
             "score": ease_score,
             "dislike": dis,
         },
         "addease": {
             "model": "addease",
-            "fits": [{**side, "l2": v, "side_weight": w} for v in text_l2[:2] for w in (0.1, 0.3, 0.6)],
+            "fits": [{**side, "l2": v, "side_weight": w} for v in text_l2 for w in (0.1, 0.3)],
             "score": ease_score,
             "dislike": dis,
         },
@@ -243,6 +244,7 @@ class Study:
         from animerec.workspace import Workspace
 
         self.ws = Workspace.open(workspace)
+        self.context = Context(workspace=self.ws)
         self.catalog = Catalog.read(self.ws.anime)
         dev = protocol_split(Ratings.read(self.ws.ratings))
         v = validation_split(dev.train)
@@ -266,8 +268,8 @@ class Study:
         out = self.rows.setdefault(name, {p.name: [] for p in self.protocols})
         for cfg in fam["fits"]:
             t0 = time.perf_counter()
-            params = {"workspace": str(self.ws.root)} if "embedder" in cfg else {}
-            model = make_recommender(fam["model"], **params, **cfg).fit(self.train, self.catalog)
+            model = make_recommender(fam["model"], self.context, **cfg)
+            model.fit(self.train, self.catalog)
             fit_s = time.perf_counter() - t0
             for p in self.protocols:
                 disl = fam.get("dislike", []) if "+d" in p.name or p.name == "holdout" else []
@@ -375,11 +377,81 @@ class Study:
         if "det_without" in oos:
             cell["det_without"] = float(oos["det_without"].mean())
             cell["ndcg_without"] = float(oos["ndcg_without"].mean())
+            cell["dislike_sweep"] = Study._sweep(rows)
         return cell, oos
+
+    @staticmethod
+    def _sweep(rows: list) -> dict[str, dict]:
+        """At the best setting that ignores the dislike (weight 0), each dislike weight's
+        paired effect of giving the dislike: Δ detractors and Δ NDCG, with minus without."""
+        base = [i for i, r in enumerate(rows) if r[0].get("dislike_weight", 0.0) == 0.0]
+        best = rows[max(base, key=lambda i: rows[i][1]["ndcg"].mean())][0]
+        rest = {k: v for k, v in best.items() if k != "dislike_weight"}
+        out = {}
+        for cfg, res in rows:
+            if {k: v for k, v in cfg.items() if k != "dislike_weight"} == rest:
+                out[str(cfg.get("dislike_weight", 0.0))] = {
+                    "det": bootstrap_ci(res["det"] - res["det_without"]).as_dict(),
+                    "ndcg": bootstrap_ci(res["ndcg"] - res["ndcg_without"]).as_dict(),
+                }
+        return {"at": rest, "by_weight": out}
+
+
+def _ci(d: dict | None) -> str:
+    return "–" if d is None else f"{d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"
+
+
+def overview(table: dict) -> str:
+    """Model × protocol: cross-fitted NDCG@10 and the paired Δ against tuned EASE; then, per
+    dislike protocol, what the dislike did to the detractor rate and NDCG."""
+    protos = [p for p in table if "+d" not in p]
+    models = list(dict.fromkeys(m for p in table.values() for m in p["models"]))
+    lines = [
+        "| model | " + " | ".join(f"{p} ({table[p]['n_users']})" for p in protos) + " |",
+        "|---|" + "---|" * len(protos),
+    ]
+    for m in models:
+        cells = []
+        for p in protos:
+            c = table[p]["models"].get(m)
+            cells.append(
+                "–" if c is None else f"{c['ndcg']['mean']:.3f} (Δ {_ci(c.get('vs_ease'))})"
+            )
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "| model | protocol | detractors with / without the dislike | Δ detractors | Δ NDCG@10 |",
+        "|---|---|---|---|---|",
+    ]
+    for p in (p for p in table if "+d" in p):
+        for m, c in table[p]["models"].items():
+            if "det_without" in c and m != "popularity":
+                lines.append(
+                    f"| {m} | {p} | {c['det']:.3f} / {c['det_without']:.3f} | "
+                    f"{_ci(c['det_with_minus_without'])} | {_ci(c['ndcg_with_minus_without'])} |"
+                )
+    lines += [
+        "",
+        "Each dislike weight at the model's best setting that ignores dislikes (Δ with − without "
+        "the dislike: detractors; NDCG@10):",
+        "",
+        "| model | protocol | " + " | ".join(f"weight {w}" for w in ("-0.5", "-1.0")) + " |",
+        "|---|---|---|---|",
+    ]
+    for p in (p for p in table if "+d" in p):
+        for m, c in table[p]["models"].items():
+            sweep = c.get("dislike_sweep", {}).get("by_weight", {})
+            if "-0.5" in sweep:
+                cells = [
+                    f"{_ci(sweep[w]['det'])}; {_ci(sweep[w]['ndcg'])}" if w in sweep else "–"
+                    for w in ("-0.5", "-1.0")
+                ]
+                lines.append(f"| {m} | {p} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def markdown(table: dict) -> str:
-    lines = []
+    lines = [overview(table)]
     for proto, t in table.items():
         lines += [
             f"\n**{proto}** ({t['n_users']} validation users)\n",
@@ -387,10 +459,7 @@ def markdown(table: dict) -> str:
             "|---|---|---|---|---|---|",
         ]  # fmt: skip
         for name, c in t["models"].items():
-
-            def ci(d: dict | None) -> str:
-                return "–" if d is None else f"{d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"
-
+            ci = _ci
             det = f"{c['det']:.3f}"
             if "det_with_minus_without" in c:
                 det += (
