@@ -105,7 +105,9 @@ def reduce(vectors: np.ndarray, dims: int) -> np.ndarray:
 def _memo_table(vectors: np.ndarray, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """:func:`neighbour_table` at :data:`TABLE_SIZE`, remembered for the last vectors seen, so a
     grid search over ``neighbours`` or ``min_rating`` computes it once."""
-    h = hashlib.sha1(np.ascontiguousarray(vectors).view(np.uint8)).hexdigest()
+    h = hashlib.sha1(
+        np.ascontiguousarray(vectors).view(np.uint8), usedforsecurity=False
+    ).hexdigest()
     key = (h, TABLE_SIZE, b"" if allowed is None else np.packbits(allowed).tobytes())
     if key not in _table_memo:
         _table_memo.clear()

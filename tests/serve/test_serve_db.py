@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from serve_data import SERVE_MODELS, write_tiny_data
+from serve_data import SERVE_MODELS, new_user, write_tiny_data
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from typer.testing import CliRunner
@@ -85,17 +85,17 @@ def test_ratings_persist_across_an_app_restart(tiny_workspace, tmp_path: Path) -
 
     url = f"sqlite:///{tmp_path / 'persist.db'}"
     with TestClient(create_app(tiny_workspace, db_url=url, models=SERVE_MODELS)) as c:
-        uid = c.post("/users").json()["id"]
-        c.put(f"/users/{uid}/ratings/5", json={"rating": 10})
-        c.put(f"/users/{uid}/ratings/7", json={"rating": 3})
-        before = c.get(f"/users/{uid}/recommendations", params={"k": 3}).json()
-    # a new app process-alike: new engine, new models, same database file
+        uid, auth = new_user(c)
+        c.put(f"/users/{uid}/ratings/5", json={"rating": 10}, headers=auth)
+        c.put(f"/users/{uid}/ratings/7", json={"rating": 3}, headers=auth)
+        before = c.get(f"/users/{uid}/recommendations", params={"k": 3}, headers=auth).json()
+    # a new app process-alike: new engine, new models, same database file, same token
     with TestClient(create_app(tiny_workspace, db_url=url, models=SERVE_MODELS)) as c:
-        got = c.get(f"/users/{uid}").json()["ratings"]
+        got = c.get(f"/users/{uid}", headers=auth).json()["ratings"]
         assert [(x["anime_id"], x["rating"]) for x in got] == [(5, 10), (7, 3)]
-        after = c.get(f"/users/{uid}/recommendations", params={"k": 3}).json()
+        after = c.get(f"/users/{uid}/recommendations", params={"k": 3}, headers=auth).json()
         assert after["items"] == before["items"] and after["items"]
-        assert c.post("/users").json()["id"] == uid + 1  # ids keep counting
+        assert new_user(c)[0] != uid
 
 
 def test_feedback_export_cli_output_ingests_as_rating_complete(
