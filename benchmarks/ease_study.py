@@ -38,8 +38,8 @@ import numpy as np
 
 from animerec.data.catalog import Catalog
 from animerec.data.ratings import History, Ratings, histories_from_ratings
+from animerec.data.split import SEED, protocol_split, validation_split
 from animerec.evaluate.metrics import bootstrap_ci, lookup_heldout, ranking_metrics
-from animerec.evaluate.split import SEED, protocol_split, validation_split
 from animerec.recommend import make_recommender, mask_seen, top_k
 from animerec.recommend.context import Context
 
