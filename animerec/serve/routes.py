@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi import Path as PathParam
+from pydantic import ValidationError
 
 from animerec.data.ratings import History
 from animerec.recommend.filters import FilterError, Filters
@@ -69,6 +70,9 @@ def filter_query(
         )
     except FilterError as exc:
         raise invalid(exc.field, str(exc)) from None
+    except ValidationError as exc:  # built here from query values, so not FastAPI's own 422
+        err = exc.errors()[0]
+        raise invalid(".".join(str(x) for x in err["loc"]), err["msg"]) from None
 
 
 def _filters(**values: Any) -> Filters:
