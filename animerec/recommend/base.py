@@ -166,4 +166,3 @@ class Recommender(ABC):
         ``workspace`` older saves hold, are ignored)."""
         known = {f.name for f in fields(cls.Params)}
         return cls.build({k: v for k, v in params.items() if k in known}, context)
-
