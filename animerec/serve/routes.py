@@ -109,9 +109,13 @@ async def search(
     s: State,
     q: Annotated[str, Query(min_length=1, max_length=MAX_TITLE, description="title text")],
     limit: Annotated[int, Query(ge=1, le=MAX_SEARCH)] = 10,
+    include_adult: Annotated[
+        bool, Query(description="also suggest adult (Rx - Hentai) titles; off by default")
+    ] = False,
 ) -> Response:
-    """Fuzzy title search over Name and English name: exact, then prefix, then similar."""
-    hits = s.titles.search(q, limit)
+    """Fuzzy title search over Name, English and Japanese name: exact, then prefix, then
+    similar. Adult (Rx) titles only with ``include_adult=true``; no match is an empty list."""
+    hits = s.titles.search(q, limit, include_adult=include_adult)
     return json_response(
         SearchResponse(
             query=q, items=[SearchHit(match=m.score, **s.summary(m.anime_id)) for m in hits]
