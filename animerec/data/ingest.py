@@ -17,7 +17,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -29,6 +29,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from animerec.data.catalog import CATALOG_COLUMNS
+from animerec.data.ingest_files import find_inputs, publish, stage
 from animerec.data.schema import (
     ANIME_COLUMNS,
     ANIMELIST_COLUMNS,
@@ -37,11 +38,10 @@ from animerec.data.schema import (
     RATING_COLUMNS,
     SYNOPSIS_COLUMNS,
     Column,
-    find_file,
     resolve_columns,
 )
 from animerec.errors import DataError
-from animerec.workspace import Workspace, fingerprint_files, now_iso, write_json
+from animerec.workspace import Workspace, fingerprint_files
 
 REJECT_FIELDS = ("file", "row", "reason", "value")
 _INT_RE = r"^\s*[+-]?[0-9]{1,18}\s*$"
@@ -432,15 +432,9 @@ def ingest(
     settings = settings or IngestSettings()
     t0 = time.perf_counter()
     data_dir = Path(data_dir)
-    if not data_dir.is_dir():
-        raise DataError(f"{data_dir}: data folder not found")
-    anime_path = find_file(data_dir, "anime")
-    synopsis_path = find_file(data_dir, "anime_with_synopsis")
-    rating_path = find_file(data_dir, "rating_complete", required=False)
-    animelist_path = find_file(data_dir, "animelist", required=False)
-    if rating_path is None and animelist_path is None:
-        raise DataError(f"{data_dir / 'rating_complete.csv'}: file not found (nor animelist.csv)")
-    inputs = [p for p in (anime_path, synopsis_path, rating_path, animelist_path) if p is not None]
+    files = find_inputs(data_dir)
+    anime_path, synopsis_path = files.anime, files.synopsis
+    rating_path, animelist_path, inputs = files.ratings, files.animelist, files.paths
 
     workspace.root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".ingest.", dir=workspace.root))
@@ -495,19 +489,10 @@ def ingest(
         )
         del ratings
         # Everything is written in the temporary folder first (a full disk stops us there, with
-        # the old workspace untouched); publishing is renames only, the manifest last, so it
-        # vouches for the rest.
-        catalog.to_parquet(tmp / "anime.parquet", index=False)
-        summary.seconds = round(time.perf_counter() - t0, 2)
-        write_json(
-            tmp / "manifest.json",
-            {"ingest": asdict(summary), "created": now_iso(), "tool": "animerec"},
-        )
+        # the old workspace untouched); publishing is renames only, the manifest last.
+        stage(tmp, catalog, summary, t0)
         publishing = True
-        os.replace(tmp / "anime.parquet", workspace.anime)
-        os.replace(tmp / "ratings.parquet", workspace.ratings)
-        os.replace(tmp / "rejects.csv", workspace.rejects)
-        os.replace(tmp / "manifest.json", workspace.manifest)
+        publish(workspace, tmp)
         return summary
     except OSError as exc:
         if not _disk_full(exc):

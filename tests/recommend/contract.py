@@ -122,14 +122,19 @@ class RecommenderContract:
 
     def test_metadata_predicates(self):
         model = self.fitted()
-        films = {r.anime_id for r in model.recommend([LIKES_A], k=11, filters=Filters(types=("Movie",)))[0]}
+        films = {
+            r.anime_id
+            for r in model.recommend([LIKES_A], k=11, filters=Filters(types=("Movie",)))[0]
+        }
         assert films and films <= set(B_IDS)
         safe = Filters(include_adult=False)
         assert 5 not in {r.anime_id for r in model.recommend([LIKES_A], k=11, filters=safe)[0]}
         years = Filters(year_min=1992, year_max=1993)  # A3 (1992), A4 (1993)
         assert {r.anime_id for r in model.recommend([LIKES_A], k=11, filters=years)[0]} <= {3, 4}
         comedy = Filters(genres=("Comedy",))
-        assert {r.anime_id for r in model.recommend([LIKES_A], k=11, filters=comedy)[0]} <= set(B_IDS)
+        assert {r.anime_id for r in model.recommend([LIKES_A], k=11, filters=comedy)[0]} <= set(
+            B_IDS
+        )
         no_comedy = Filters(exclude_genres=("comedy",))
         got = {r.anime_id for r in model.recommend([LIKES_A], k=11, filters=no_comedy)[0]}
         assert not got & set(B_IDS)
