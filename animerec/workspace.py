@@ -68,6 +68,42 @@ def read_json(path: str | os.PathLike[str]) -> Any:
     return json.loads(Path(path).read_text())
 
 
+def read_entries(path: str | os.PathLike[str] | None, name: str) -> dict[str, dict[str, Any]]:
+    """The entries of the keyed JSON cache ``path`` written for ``name`` ({} if none).
+
+    A keyed cache (``WS/tuning/<name>.json``: grid-search choices, the hybrid's learned
+    fusions) is ``{"model": name, "entries": {key: entry}}``, one entry per settings key, so
+    several settings of one model coexist. A missing, unreadable or foreign file reads as
+    empty: a cache is never trusted blindly, it is recomputed. A file from before keyed
+    entries (``{"model": name, "best": …}``) reads as one entry under the key ``""``.
+    """
+    if path is None:
+        return {}
+    try:
+        saved = read_json(path)
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(saved, dict) or saved.get("model") != name:
+        return {}
+    entries = saved.get("entries")
+    if isinstance(entries, dict):
+        return {str(k): v for k, v in entries.items() if isinstance(v, dict)}
+    if isinstance(saved.get("best"), dict):
+        return {"": {"best": saved["best"]}}
+    return {}
+
+
+def write_entry(path: str | os.PathLike[str], name: str, key: str, entry: dict[str, Any]) -> None:
+    """Add (or replace) ``entry`` under ``key`` in the keyed JSON cache ``path`` (atomically).
+
+    The file is read again just before writing, so an entry another process added meanwhile
+    is kept (a concurrent write of the same file still keeps only one of the two); a
+    pre-keyed file's single entry (key ``""``) is replaced by the keyed form."""
+    entries = {k: v for k, v in read_entries(path, name).items() if k}
+    entries[key] = entry
+    write_json(path, {"model": name, "entries": entries})
+
+
 def fingerprint_files(paths: list[Path]) -> str:
     """A cheap, stable fingerprint of input files: name, size and the first/last MiB of each."""
     h = hashlib.sha256()

@@ -36,7 +36,7 @@ def main() -> None:
     from animerec.evaluate.metrics import PAD, coverage, lookup_heldout, ranking_metrics
     from animerec.evaluate.runner import evaluate
     from animerec.evaluate.split import protocol_split
-    from animerec.recommend.base import mask_seen, top_k
+    from animerec.recommend import mask_seen, top_k
     from animerec.workspace import Workspace
 
     ws = Workspace.open(a.workspace)

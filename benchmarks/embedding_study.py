@@ -274,7 +274,7 @@ def parse_label(label: str) -> tuple[str, int | None]:
 
 def content_params(study: Study, label: str) -> dict[str, Any]:
     name, seq = parse_label(label)
-    return {"embedder": name, "max_seq_length": seq, "workspace": str(study.ws.root)}
+    return {"embedder": name, "max_seq_length": seq}
 
 
 # --- steps -----------------------------------------------------------------------------------------
@@ -658,14 +658,14 @@ def label_vectors(study: Study, label: str) -> np.ndarray:
     """Unit vectors of the catalog for ``label``; ``A+B`` concatenates A's and B's (each half
     weighted equally, so a pair's cosine is the mean of the two spaces' cosines)."""
     from animerec.recommend.content import ContentRecommender
+    from animerec.recommend.context import Context
 
     parts = []
     for part in label.split("+"):
         name, seq = parse_label(part)
-        params = ContentRecommender.Params(
-            embedder=name, max_seq_length=seq, workspace=str(study.ws.root)
-        )
-        parts.append(ContentRecommender(params).catalog_vectors(study.catalog))
+        params = ContentRecommender.Params(embedder=name, max_seq_length=seq)
+        content = ContentRecommender(params, context=Context(study.ws))
+        parts.append(content.catalog_vectors(study.catalog))
     return (np.hstack(parts) / np.sqrt(len(parts))).astype(np.float32)
 
 
@@ -678,7 +678,7 @@ def coldscore(study: Study, labels: list[str], val: bool = False) -> None:
     a second seeded 10% (``vcold-*`` models never saw them): where a rule and a recipe for new
     anime are chosen before the test users are looked at."""
     from animerec.data.ratings import histories_from_ratings
-    from animerec.recommend.base import mask_seen, top_k
+    from animerec.recommend import mask_seen, top_k
     from animerec.recommend.content import ContentRecommender
 
     step = "coldscore-val" if val else "coldscore"
@@ -732,7 +732,7 @@ def coldfolds(study: Study, labels: list[str]) -> None:
     the comparison rests on ~10× the users of the single split. A LABEL is ``base@N`` or a
     recipe of :data:`FOLD_RECIPES`, trained once per fold as ``fold<f>-<recipe>``."""
     from animerec.data.ratings import histories_from_ratings
-    from animerec.recommend.base import mask_seen, top_k
+    from animerec.recommend import mask_seen, top_k
     from animerec.recommend.content import ContentRecommender
 
     cat = study.catalog

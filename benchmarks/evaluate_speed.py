@@ -25,10 +25,11 @@ import numpy as np
 from animerec.cli.evaluate import MODEL_ORDER
 from animerec.data.catalog import Catalog
 from animerec.data.ratings import Ratings
+from animerec.data.split import protocol_split
 from animerec.evaluate.metrics import lookup_heldout, nps_pooled, ranking_metrics
 from animerec.evaluate.report import write_report
-from animerec.evaluate.runner import evaluate, registry
-from animerec.evaluate.split import protocol_split
+from animerec.evaluate.runner import evaluate
+from animerec.recommend.registry import RECOMMENDERS
 from animerec.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,7 +75,7 @@ def main() -> None:
         print(f"ingest {args.data}: {time.perf_counter() - t0:.1f} s")
     else:
         ws = Workspace(args.workspace)
-    names = args.models.split(",") if args.models else [m for m in MODEL_ORDER if m in registry()]
+    names = args.models.split(",") if args.models else [m for m in MODEL_ORDER if m in RECOMMENDERS]
     shared = {"embedder": args.embedder} if args.embedder else {}
     params = {n: shared for n in names}
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import fields
 
 import numpy as np
 
@@ -54,7 +53,8 @@ def run(args: argparse.Namespace) -> None:
     from animerec.data.catalog import Catalog
     from animerec.data.ratings import Ratings, histories_from_ratings
     from animerec.evaluate.split import protocol_split
-    from animerec.recommend.registry import RECOMMENDERS, make_recommender
+    from animerec.recommend.context import Context
+    from animerec.recommend.registry import make_recommender
     from animerec.workspace import Workspace
 
     ws = Workspace.open(args.workspace)
@@ -73,9 +73,7 @@ def run(args: argparse.Namespace) -> None:
     base_p99 = None
     for name in [m.strip() for m in args.models.split(",") if m.strip()]:
         t0 = time.perf_counter()
-        takes = {f.name for f in fields(RECOMMENDERS[name].Params)}
-        where = {"workspace": str(ws.root)} if "workspace" in takes else {}
-        model = make_recommender(name, **where).fit(split.train, catalog)
+        model = make_recommender(name, Context(ws)).fit(split.train, catalog)
         fit_s = time.perf_counter() - t0
         for i in range(50):  # warm-up: lazy caches, BLAS threads
             model.recommend([histories[i % len(histories)]], args.k)

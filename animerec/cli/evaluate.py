@@ -95,13 +95,9 @@ def evaluate(
     from animerec.data.ratings import Ratings
     from animerec.embed.registry import check_backend
     from animerec.evaluate.report import write_report
-    from animerec.evaluate.runner import (
-        check_explore,
-        check_model_names,
-        default_report_dir,
-        registry,
-    )
+    from animerec.evaluate.runner import check_explore, default_report_dir
     from animerec.evaluate.runner import evaluate as run_evaluate
+    from animerec.recommend.registry import RECOMMENDERS, check_model_names
     from animerec.recommend.spread import Spread
 
     if k < 1:
@@ -111,7 +107,7 @@ def evaluate(
     names = (
         _split_list(models, "models")
         if models is not None
-        else [m for m in MODEL_ORDER if m in registry()]
+        else [m for m in MODEL_ORDER if m in RECOMMENDERS]
     )
     check_model_names(names)
     if backend is not None:

@@ -4,13 +4,13 @@ Models are fitted on every user of the workspace (all are training users) on fir
 in ``WS/models/recommenders`` (:func:`animerec.recommend.store.fitted`); the users of ``H.csv``
 are new to them and are folded in from their history. A user the model can say nothing about
 (no history anime it knows, so every score ties) gets the most popular anime among the
-workspace's fans instead, with a reason that says so.
+workspace's fans instead, with a reason that says so — the ranking pipeline's fallback
+(:class:`animerec.recommend.pipeline.Fallback`), the same one the API uses.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -98,55 +98,6 @@ def read_history(path: Path, catalog) -> tuple[np.ndarray, list]:
         rows = order[np.searchsorted(u_sorted, u) : np.searchsorted(u_sorted, u, side="right")]
         histories.append(History.of(anime[rows], rating[rows]))
     return users, histories
-
-
-def _popular_fill(recs: list, histories: Sequence, k: int, exclude_seen: bool, ws, catalog) -> list:
-    """Replace lists that carry no information (fewer than k items, or all scores tied)."""
-    from animerec.data.ratings import Ratings
-    from animerec.recommend.base import Recommendation
-    from animerec.recommend.explain import popular_reason
-
-    weak = [
-        i
-        for i, r in enumerate(recs)
-        if len(r) < k or (len(r) > 1 and len({round(x.score, 9) for x in r}) == 1)
-    ]
-    if not weak:
-        return recs
-    ratings = Ratings.read(ws.ratings)
-    pos = catalog.positions(ratings.anime_id[ratings.rating >= 9])
-    fans = np.bincount(pos[pos >= 0], minlength=len(catalog))
-    order = np.lexsort((np.arange(len(catalog)), -fans))
-    order = order[fans[order] > 0]
-    for i in weak:
-        seen = set(histories[i].anime_ids.tolist()) if exclude_seen else set()
-        picks = [p for p in order[: k + len(seen)] if int(catalog.anime_ids[p]) not in seen][:k]
-        recs[i] = [
-            Recommendation(
-                int(catalog.anime_ids[p]), float(fans[p]), popular_reason(int(fans[p]), 9)
-            )
-            for p in picks
-        ]
-    return recs
-
-
-def _recommend_all(
-    model, histories: Sequence, k: int, explore: float, exclude_seen: bool, spread=None
-) -> list:
-    from animerec.recommend.spread import new_exposure
-
-    exposure = new_exposure(len(model.catalog)) if spread is not None else None
-    out = []
-    for s in range(0, len(histories), BATCH_USERS):
-        out += model.recommend(
-            histories[s : s + BATCH_USERS],
-            k,
-            exclude_seen=exclude_seen,
-            explore=explore,
-            spread=spread,
-            exposure=exposure,
-        )
-    return out
 
 
 def write_results(path: Path, users: np.ndarray, recs: list) -> int:
@@ -238,7 +189,8 @@ def recommend(
 
     from animerec.data.catalog import Catalog
     from animerec.embed.registry import check_backend
-    from animerec.recommend.store import fitted, model_class
+    from animerec.recommend.registry import check_model_names
+    from animerec.recommend.store import fitted
 
     if (history is None) == (not liked):
         raise AnimerecError("give either --history H.csv (with --out R.csv) or --liked TITLE")
@@ -252,7 +204,7 @@ def recommend(
         raise AnimerecError("choose --explore (within each list) or --spread (over the batch)")
     if spread and history is None:
         raise AnimerecError("--spread spreads a batch of users: it needs --history H.csv")
-    model_class(model)  # unknown names fail before any work
+    check_model_names([model])  # unknown names fail before any work
     if backend is not None:
         check_backend(backend)
 
@@ -279,11 +231,23 @@ def recommend(
         refit=refit,
         log=lambda m: err.print(f"[dim]{m}[/dim]"),
     )
+    # One path for every consumer: the ranking pipeline, its popularity fallback for users the
+    # model can say nothing about, then reasons for what is shown.
+    from animerec.data.ratings import Ratings
+    from animerec.recommend.explain import explain
+    from animerec.recommend.filters import Filters
+    from animerec.recommend.pipeline import Fallback, RankOptions, rank_batch
     from animerec.recommend.spread import Spread
 
-    settings = Spread() if spread else None
-    recs = _recommend_all(rec_model, histories, k, explore, exclude_seen, settings)
-    recs = _popular_fill(recs, histories, k, exclude_seen, w, catalog)
+    options = RankOptions(
+        k=k,
+        filters=Filters(exclude_seen=exclude_seen),
+        explore=explore,
+        spread=Spread() if spread else None,
+    )
+    fallback = Fallback.of(Ratings.read(w.ratings), catalog)
+    ranked = rank_batch(rec_model, histories, options, fallback=fallback, block=BATCH_USERS)
+    recs = explain(rec_model, histories, ranked, fallback)
 
     if history is not None:
         n = write_results(out, users, recs)

@@ -17,6 +17,8 @@ class Embedder(ABC):
     """
 
     name: str
+    fingerprint: str | None = None
+    """A fingerprint of the weights (None: fixed by the name alone), so caches notice retraining."""
 
     @property
     @abstractmethod

@@ -3,6 +3,8 @@
 Import the report writer from :mod:`animerec.evaluate.report` (it pulls in matplotlib).
 """
 
+from animerec.data.fingerprint import data_fingerprint
+from animerec.data.split import Split, protocol_split, validation_split
 from animerec.evaluate.franchise import FranchiseIndex, franchise_key
 from animerec.evaluate.metrics import (
     Ci,
@@ -16,9 +18,9 @@ from animerec.evaluate.metrics import (
     nps_pooled,
     ranking_metrics,
 )
-from animerec.evaluate.runner import EvalSettings, Evaluation, UnknownModelError, evaluate
-from animerec.evaluate.split import Split, protocol_split, validation_split
-from animerec.evaluate.tune import Tuning, data_fingerprint, tune
+from animerec.evaluate.runner import EvalSettings, Evaluation, evaluate
+from animerec.evaluate.tune import Tuning, tune
+from animerec.recommend.registry import UnknownModelError
 
 __all__ = [
     "Ci",

@@ -14,6 +14,7 @@ import numpy as np
 
 from animerec.data.ratings import Ratings
 from animerec.recommend.base import Recommendation
+from animerec.recommend.ndcg import ndcg
 
 RELEVANT = 9
 """A held-out rating at or above this is relevant (a promoter, in NPS terms)."""
@@ -101,18 +102,15 @@ class UserMetrics:
 
 def ranking_metrics(lookup: Lookup, users: np.ndarray, k: int) -> UserMetrics:
     """HR@k, Recall@k = hits / min(k, #relevant) and binary NDCG@k (IDCG over min(k, #relevant))."""
-    rel = (lookup.rating[:, :k] >= RELEVANT).astype(np.float64)
-    discount = 1.0 / np.log2(np.arange(2, k + 2, dtype=np.float64))
+    rel = lookup.rating[:, :k] >= RELEVANT
     counted = lookup.n_relevant >= 1
     n_ideal = np.minimum(lookup.n_relevant[counted], k)
-    idcg = np.concatenate([[0.0], np.cumsum(discount)])[n_ideal]
     hits = rel[counted].sum(axis=1)
-    dcg = rel[counted] @ discount[: rel.shape[1]]
     return UserMetrics(
         users=np.asarray(users)[counted],
         hr=(hits > 0).astype(np.float64),
         recall=hits / n_ideal,
-        ndcg=dcg / idcg,
+        ndcg=ndcg(rel, lookup.n_relevant, k),
         hits=hits.astype(np.int64),
     )
 

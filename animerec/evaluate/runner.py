@@ -11,14 +11,17 @@ from __future__ import annotations
 import importlib.util
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from animerec.data.catalog import Catalog
+from animerec.data.fingerprint import data_fingerprint
 from animerec.data.ratings import History, Ratings, histories_from_ratings
+from animerec.data.split import SEED, Split, protocol_split
+from animerec.embed.registry import resolve_auto, training_users
 from animerec.errors import AnimerecError
 from animerec.evaluate.franchise import FranchiseIndex
 from animerec.evaluate.metrics import (
@@ -28,7 +31,6 @@ from animerec.evaluate.metrics import (
     bootstrap_ci,
     bootstrap_ratio_ci,
     coverage,
-    id_matrix,
     intra_list_diversity,
     lookup_heldout,
     mean_popularity_rank,
@@ -38,19 +40,23 @@ from animerec.evaluate.metrics import (
     nps_user_parts,
     ranking_metrics,
 )
-from animerec.evaluate.split import SEED, Split, protocol_split
-from animerec.evaluate.tune import Tuning, data_fingerprint, tune
+from animerec.evaluate.tune import Tuning, tune
 from animerec.recommend.base import Recommender
-from animerec.recommend.hybrid import FitPool
+from animerec.recommend.filters import Filters
+from animerec.recommend.pipeline import RankOptions, select
+from animerec.recommend.context import Context, FitPool
+from animerec.recommend.registry import (
+    ModelSpec,
+    check_model_names,
+    param_names,
+    recommender_class,
+    resolve,
+)
 from animerec.recommend.spread import Spread, new_exposure
 from animerec.workspace import Workspace
 
 BATCH_USERS = 2048
 """Test users scored per ``recommend`` call (bounds the dense ``[users, catalog]`` score block)."""
-
-
-class UnknownModelError(AnimerecError):
-    """A model name that the recommender registry does not know."""
 
 
 @dataclass(frozen=True)
@@ -79,39 +85,7 @@ class Evaluation:
     """The fitted models, when ``evaluate(..., keep_models=True)``."""
 
 
-# --- model resolution -------------------------------------------------------------------------------
-def registry() -> Mapping[str, type[Recommender]]:
-    try:
-        from animerec.recommend.registry import RECOMMENDERS
-    except ImportError as exc:  # pragma: no cover - the registry ships with the package
-        raise AnimerecError(f"the recommender registry is unavailable: {exc}") from exc
-    return RECOMMENDERS
-
-
-def check_model_names(names: Sequence[str]) -> None:
-    """Raise :class:`UnknownModelError` naming every unknown model (and the known ones)."""
-    known = registry()
-    bad = [n for n in names if n not in known]
-    if bad:
-        raise UnknownModelError(
-            f"unknown model {', '.join(repr(b) for b in bad)}; known: {', '.join(sorted(known))}"
-        )
-
-
-def _param_fields(cls: type[Recommender]) -> set[str]:
-    params_cls = getattr(cls, "Params", None)
-    try:
-        return {f.name for f in fields(params_cls)} if params_cls is not None else set()
-    except TypeError:
-        return set()
-
-
-def _make(name: str) -> Callable[..., Recommender]:
-    from animerec.recommend.registry import make_recommender
-
-    return lambda **params: make_recommender(name, **params)
-
-
+# --- checks before any work ---------------------------------------------------------------------
 def check_explore(values: Sequence[float]) -> None:
     """Exploration > 0 needs the re-ranker module; say so before any model is fitted."""
     for x in values:
@@ -168,28 +142,6 @@ def _popularity(catalog: Catalog) -> np.ndarray:
     return catalog.frame["popularity"].to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _recommend(
-    model: Recommender,
-    histories: Sequence[History],
-    k: int,
-    *,
-    explore: float = 0.0,
-    candidates: np.ndarray | None = None,
-    spread: Spread | None = None,
-) -> np.ndarray:
-    """Top-k ids through :meth:`Recommender.recommend` itself, in blocks of users (a spread
-    carries its counts from block to block)."""
-    parts = []
-    exposure = new_exposure(len(model.catalog)) if spread is not None else None
-    for s in range(0, len(histories), BATCH_USERS):
-        block = histories[s : s + BATCH_USERS]
-        recs = model.recommend(
-            block, k, explore=explore, candidates=candidates, spread=spread, exposure=exposure
-        )
-        parts.append(id_matrix(recs, k))
-    return np.concatenate(parts) if parts else np.zeros((0, k), np.int64)
-
-
 @dataclass
 class Lists:
     """Every list one evaluation needs from a model, from a single scoring of the test users."""
@@ -204,14 +156,6 @@ class Lists:
     """Seconds to score and rank the plain top k (the cold/explore variants not included)."""
 
 
-def _ids(positions: np.ndarray, scores: np.ndarray, catalog: Catalog) -> np.ndarray:
-    """Catalog positions → anime ids, PAD where there is none (``-1``) or the score is not
-    finite (as ``recommend`` drops)."""
-    safe = np.maximum(positions, 0)
-    ok = (positions >= 0) & np.isfinite(np.take_along_axis(scores, safe, axis=1))
-    return np.where(ok, catalog.anime_ids[safe], PAD).astype(np.int64)
-
-
 def rank_lists(
     model: Recommender,
     histories: Sequence[History],
@@ -220,43 +164,33 @@ def rank_lists(
     cold_mask: np.ndarray,
     explore: Sequence[float] = (0.0,),
     spread: Spread | None = None,
+    filters: Filters | None = None,
 ) -> Lists:
-    """Score the histories once and rank exactly as :meth:`Recommender.recommend` does —
-    history excluded, ``candidates`` masking, ``top_k`` or the exploration re-ranker — but
-    without writing explanations, which evaluation does not read and which cost more than the
-    scores for some models. A model that overrides ``recommend`` is asked through it instead.
-    """
+    """Score the histories once and rank them through the one ranking pipeline
+    (:func:`animerec.recommend.pipeline.select`) for every list the report needs — plain (or
+    spread), each exploration level, and among cold-start items only — without explanations,
+    which evaluation does not read."""
     xs = [x for x in explore if x > 0]
-    if type(model).recommend is not Recommender.recommend:
-        t0 = time.perf_counter()
-        top = _recommend(model, histories, k, spread=spread)
-        rec_s = time.perf_counter() - t0
-        cold = _recommend(model, histories, k, candidates=cold_mask)
-        explored = {x: _recommend(model, histories, k, explore=x) for x in xs}
-        return Lists(top, cold, {0.0: top, **explored}, rec_s)
-
-    from animerec.recommend.base import mask_seen, spread_top, top_k
-
-    catalog = model._require_fitted()  # noqa: SLF001 - the same guard recommend() applies
+    catalog = model.fitted_catalog()
+    filters = filters or Filters()
+    plain = RankOptions(k=k, filters=filters, spread=spread)
+    explored_opts = {x: RankOptions(k=k, filters=filters, explore=x) for x in xs}
+    cold_ids = tuple(int(a) for a in catalog.anime_ids[cold_mask])
+    if filters.allow is not None:
+        cold_ids = tuple(sorted(set(cold_ids) & set(filters.allow)))
+    cold = RankOptions(k=k, filters=replace(filters, allow=cold_ids))
     exposure = new_exposure(len(catalog)) if spread is not None else None
+    vectors = model.item_vectors() if xs else None
     tops, colds, exps, rec_s = [], [], {x: [] for x in xs}, 0.0
     for s in range(0, len(histories), BATCH_USERS):
         block = histories[s : s + BATCH_USERS]
         t0 = time.perf_counter()
         scores = np.asarray(model.score(block), dtype=np.float32)
-        mask_seen(scores, block, catalog)
-        top = top_k(scores, k) if spread is None else spread_top(scores, k, spread, exposure)
-        tops.append(_ids(top, scores, catalog))
+        tops.append(select(scores, block, catalog, plain, exposure=exposure).ids(catalog, PAD))
         rec_s += time.perf_counter() - t0
-        if xs:
-            from animerec.recommend.explore import rerank
-
-            vectors = model.item_vectors()
-            for x in xs:
-                pos = rerank(scores, k, explore=x, catalog=catalog, vectors=vectors)
-                exps[x].append(_ids(pos, scores, catalog))
-        scores[:, ~cold_mask] = -np.inf
-        colds.append(_ids(top_k(scores, k), scores, catalog))
+        for x, opts in explored_opts.items():
+            exps[x].append(select(scores, block, catalog, opts, vectors=vectors).ids(catalog, PAD))
+        colds.append(select(scores, block, catalog, cold).ids(catalog, PAD))
     join = lambda parts: np.concatenate(parts) if parts else np.zeros((0, k), np.int64)  # noqa: E731
     top = join(tops)
     return Lists(top, join(colds), {0.0: top, **{x: join(v) for x, v in exps.items()}}, rec_s)
@@ -369,22 +303,14 @@ def measure(
 ) -> EvalResult:
     """Fit on ``split.train``, recommend for the test histories, and compute every metric.
 
-    With a ``pool``, a hybrid takes members that earlier models of the run fitted on the same
-    training users with the same parameters, and every other model is added to it."""
+    With a ``pool`` (the one in the context the run's models were built with), the fitted
+    model joins it, so a hybrid later in the run takes it as a member instead of fitting the
+    same model on the same training users again."""
     s, k = ctx.settings, ctx.settings.k
-    shares = pool is not None and hasattr(model, "fit_pool")
-    if shares:
-        model.fit_pool = pool
-        if s.retune:
-            model.retune = True
     t0 = time.perf_counter()
-    try:
-        model.fit(ctx.split.train, ctx.catalog)
-    finally:
-        if shares:
-            model.fit_pool = None
+    model.fit(ctx.split.train, ctx.catalog)
     fit_s = time.perf_counter() - t0
-    if pool is not None and not shares:
+    if pool is not None:
         pool.add(model, ctx.split.train, ctx.catalog)
     lists = rank_lists(
         model, ctx.histories, k, cold_mask=ctx.cold_mask, explore=s.explore, spread=s.spread
@@ -428,14 +354,13 @@ def measure(
     )
 
 
-def check_embedder_users(name: str, embedder: str | None, ws: str | None, split: Split) -> None:
+def check_embedder_users(
+    name: str, embedder: str | None, workspace: Workspace | None, split: Split
+) -> None:
     """Refuse an embedder fine-tuned on the ratings of any test user: the content scores would
     carry their held-out taste into the very ranking they are measured on."""
     if not embedder:
         return
-    from animerec.embed.registry import resolve_auto, training_users
-
-    workspace = Workspace.open(ws) if ws is not None else None
     embedder = resolve_auto(embedder, workspace)
     try:
         users = training_users(embedder, workspace)
@@ -452,16 +377,25 @@ def check_embedder_users(name: str, embedder: str | None, ws: str | None, split:
         )
 
 
-def _is_hybrid(model: str | Recommender) -> bool:
-    """A model that can take fitted members from a :class:`FitPool`."""
-    if isinstance(model, str):
-        return hasattr(registry().get(model), "fit_pool")
-    return hasattr(model, "fit_pool")
+def _has_members(name: str, given: Mapping[str, Any]) -> bool:
+    """Whether model ``name`` fits other models as members (a hybrid) with these parameters."""
+    cls = recommender_class(name)
+    given = {key: v for key, v in given.items() if key in param_names(cls)}
+    return bool(cls.members_of({**asdict(cls.Params()), **given}))
 
 
-def _model_params(model: Recommender) -> dict[str, Any]:
-    p = getattr(model, "params", None)
-    return asdict(p) if p is not None and is_dataclass(p) else {}
+def instance_embedders(model: Recommender) -> list[tuple[str, str]]:
+    """``(which model, embedder)`` an unfitted model built by the caller will read (none when
+    it was given its vectors)."""
+    p = asdict(model.params)
+    if not p.get("embedder") or "vectors" in model.input_identity():
+        return []
+    members = dict(p.get("member_params") or {})
+    return [(model.name, str(p["embedder"]))] + [
+        (f"{model.name} member {m}", str(mp["embedder"]))
+        for m, mp in members.items()
+        if mp.get("embedder")
+    ]
 
 
 # --- the public entry point ---------------------------------------------------------------------------
@@ -486,11 +420,12 @@ def evaluate(
 ) -> Evaluation:
     """Evaluate ``models`` (registry names or unfitted :class:`Recommender` instances).
 
-    A name is built with ``make_recommender(name, **fixed, **tuned)``: ``fixed`` are
-    ``params[name]`` (e.g. ``{"embedder": "minilm"}``) plus ``workspace`` (its path) when one
-    is given, minus keys the model's ``Params`` lacks; ``tuned`` is the grid-search choice over
-    the class's ``search_space`` on training users (cached in ``WS/tuning`` when a
-    ``workspace`` is given). Instances are used as they are. ``split`` overrides the protocol
+    A name is resolved by :func:`animerec.recommend.registry.resolve` with ``params[name]``
+    (e.g. ``{"embedder": "minilm"}``): ``auto`` pinned, the rest of the class's
+    ``search_space`` chosen by grid search on training users (cached in ``WS/tuning`` when a
+    ``workspace`` is given; a hybrid's members likewise), and built with a
+    :class:`~animerec.recommend.context.Context` holding ``workspace`` and the run's fit pool.
+    Instances are used as they are. ``split`` overrides the protocol
     split (for tests that tamper with it); ``keep_models`` keeps the fitted models in
     :attr:`Evaluation.models`; ``spread`` spreads every model's lists over the catalog across
     the test users (:mod:`animerec.recommend.spread`).
@@ -503,7 +438,7 @@ def evaluate(
     if len(set(names)) != len(names):
         raise AnimerecError(f"a model is listed twice: {', '.join(names)}")
     if names:
-        check_model_names(names)
+        check_model_names(names)  # before any work
     settings = EvalSettings(
         k=k,
         explore=xs,
@@ -517,60 +452,57 @@ def evaluate(
     check_split(split)
     ctx = _context(split, catalog, settings, item_vectors)
     cache_dir = workspace.sub("tuning") if workspace is not None else None
+
+    results, models_out = [], {}
+    tunings: dict[str, Tuning] = {}
+
+    def search(
+        cache_name: str,
+        cls: type[Recommender],
+        fixed: dict[str, Any],
+        owner: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        """Grid search on the training users (a hybrid's members: at the hybrid's k and the
+        default seed, never re-tuned, not reported)."""
+        run = Context(workspace)
+        space = {key: v for key, v in cls.search_space.items() if key not in fixed}
+        make = lambda **kw: cls.build(kw, run)  # noqa: E731
+        if owner is not None:
+            kw = dict(k=owner["k"], fixed=fixed, cache_dir=cache_dir)
+            return tune(cache_name, make, space, split.train, catalog, **kw).best
+        if log is not None:
+            log(f"tuning {cache_name} over {space}")
+        tuning = tune(
+            cache_name, make, space, split.train, catalog,
+            k=k, seed=seed, fixed=fixed, cache_dir=cache_dir, retune=retune, log=log,
+        )  # fmt: skip
+        tunings[cache_name] = tuning
+        return tuning.best
+
+    def spec_of(name: str) -> ModelSpec:
+        # settings shared by every model (the CLI's --embedder) go to those that have them
+        allowed = param_names(recommender_class(name))
+        given = {key: v for key, v in (params or {}).get(name, {}).items() if key in allowed}
+        tuner = search if tune_models else None
+        return resolve(name, given, workspace, tuner=tuner, member_tuner=search)
+
     # Models fitted in this run, for a hybrid's members (only kept when a hybrid is evaluated).
-    pool = FitPool() if any(_is_hybrid(m) for m in models) else None
-
-    results, tunings, models_out = [], {}, {}
+    pool = FitPool() if any(_has_members(n, (params or {}).get(n, {})) for n in names) else None
+    context = Context(workspace, pool, retune)
     for m in models:
-        tuning = None
         if isinstance(m, str):
-            cls = registry()[m]
-            allowed = _param_fields(cls)
-            given = {
-                **({"workspace": str(workspace.root)} if workspace is not None else {}),
-                **(params or {}).get(m, {}),
-            }
-            fixed = {key: v for key, v in given.items() if key in allowed}
-            if "embedder" in allowed:
-                # "auto" is pinned to the model it means now, so tuning caches key on that model
-                from animerec.embed.registry import resolve_auto
-
-                ws_path = fixed.get("workspace")
-                chosen = fixed.get("embedder", getattr(cls.Params(), "embedder", None))
-                if chosen:
-                    ws_obj = Workspace.open(ws_path) if ws_path is not None else None
-                    fixed["embedder"] = resolve_auto(chosen, ws_obj)
-                check_embedder_users(m, fixed.get("embedder"), ws_path, split)
-            member_params = fixed.get("member_params") or getattr(
-                cls.Params(), "member_params", None
-            )
-            for member, mp in dict(member_params or {}).items():
-                check_embedder_users(f"{m} member {member}", mp.get("embedder"), ws_path, split)
-            space = dict(getattr(cls, "search_space", {}) or {})
-            space = {key: v for key, v in space.items() if key not in fixed}
-            if tune_models and space:
-                if log is not None:
-                    log(f"tuning {m} over {space}")
-                tuning = tune(
-                    m, _make(m), space, split.train, catalog,
-                    k=k, seed=seed, fixed=fixed, cache_dir=cache_dir, retune=retune, log=log,
-                )  # fmt: skip
-                tunings[m] = tuning
-            model = _make(m)(**fixed, **(tuning.best if tuning else {}))
+            spec = spec_of(m)  # tunes now, just before the model is measured
+            for which, emb in spec.embedders():
+                check_embedder_users(which, emb, workspace, split)
+            model = spec.build(context)
+            tuning = tunings.get(m)
         else:
-            model = m
-            p = _model_params(model)
-            given_vectors = getattr(model, "_given_vectors", getattr(model, "_vectors", None))
-            if "embedder" in p and given_vectors is None:
-                ws = p.get("workspace") or (str(workspace.root) if workspace is not None else None)
-                check_embedder_users(model.name, p["embedder"], ws, split)
-                for member, mp in dict(p.get("member_params") or {}).items():
-                    check_embedder_users(
-                        f"{model.name} member {member}", mp.get("embedder"), ws, split
-                    )
+            model, tuning = m, None
+            for which, emb in instance_embedders(model):
+                check_embedder_users(which, emb, model.context.workspace or workspace, split)
         if log is not None:
             log(f"evaluating {model.name}")
-        results.append(measure(model, ctx, params=_model_params(model), tuning=tuning, pool=pool))
+        results.append(measure(model, ctx, params=asdict(model.params), tuning=tuning, pool=pool))
         if keep_models:
             models_out[model.name] = model
 

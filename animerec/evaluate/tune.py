@@ -1,7 +1,7 @@
 """Grid search of a recommender's hyper-parameters on a validation split of the *training* users.
 
 Tuning never sees a test user: it receives ``Split.train`` only, carves validation users out of it
-with :func:`~animerec.evaluate.split.validation_split`, fits each grid point on the remaining
+with :func:`~animerec.data.split.validation_split`, fits each grid point on the remaining
 training users and scores NDCG@k on the validation users' held-out ratings. The choice is cached
 as JSON (``WS/tuning/<model>.json``) under a key made of everything that decides it — a
 fingerprint of the training ratings and catalog, the split settings, k, the grid and every other
@@ -16,30 +16,21 @@ import itertools
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from animerec.data.catalog import Catalog
+from animerec.data.fingerprint import data_fingerprint
 from animerec.data.ratings import Ratings, histories_from_ratings
+from animerec.data.split import SEED, validation_split
 from animerec.evaluate.metrics import id_matrix, lookup_heldout, ranking_metrics
-from animerec.evaluate.split import SEED, validation_split
 from animerec.recommend.base import Recommender
-from animerec.workspace import read_json, write_json
+from animerec.workspace import read_entries, write_entry
 
 VALIDATION_FRAC = 0.2
-
-
-def data_fingerprint(ratings: Ratings, catalog: Catalog | None = None) -> str:
-    """A content hash of ratings (and the catalog's item ids): same data ⇔ same fingerprint."""
-    h = hashlib.sha256()
-    for a in (ratings.user_id, ratings.anime_id, ratings.rating):
-        h.update(np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<"), copy=False).tobytes())
-    if catalog is not None:
-        h.update(np.ascontiguousarray(catalog.anime_ids, dtype="<i8").tobytes())
-    return h.hexdigest()[:16]
 
 
 def grid(space: Mapping[str, list]) -> list[dict[str, Any]]:
@@ -147,9 +138,9 @@ def tune(
     key = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
     key = key.hexdigest()[:16]
     path = Path(cache_dir) / f"{name}.json" if cache_dir is not None else None
-    entries = _read_entries(path, name)
-    if key in entries and not retune:
-        return Tuning.from_dict(entries[key], cached=True)
+    hit = read_entries(path, name).get(key)
+    if hit is not None and not retune:
+        return Tuning.from_dict(hit, cached=True)
 
     t0 = time.perf_counter()
     rows = []
@@ -169,34 +160,15 @@ def tune(
         tune_s=time.perf_counter() - t0,
     )
     if path is not None:
-        entries = _read_entries(path, name)  # again: another process may have added one
-        entries[key] = {**result.as_dict(), "fixed": fixed}
-        write_json(path, {"model": name, "entries": entries})
+        write_entry(path, name, key, {**result.as_dict(), "fixed": fixed})
     return result
 
 
 def _base_params(model: Recommender, space: Mapping[str, list]) -> dict[str, Any]:
-    """The model's resolved parameters outside the grid (the workspace location excluded:
-    where a workspace lies does not change results)."""
-    params = getattr(model, "params", None)
-    if params is None or not is_dataclass(params):
-        return {}
-    out = {key: v for key, v in asdict(params).items() if key not in space and key != "workspace"}
-    identity = getattr(model, "input_identity", None)
-    if callable(identity):  # inputs the parameters only name (say, "auto" or a default length)
-        out["inputs"] = identity()
+    """The model's resolved parameters outside the grid, and what its fit reads besides
+    them (``inputs``: the content model's embedder and weights) where it reads anything."""
+    out = {key: v for key, v in asdict(model.params).items() if key not in space}
+    identity = model.input_identity()
+    if identity:  # inputs the parameters only name (say, "auto" or a default length)
+        out["inputs"] = identity
     return out
-
-
-def _read_entries(path: Path | None, name: str) -> dict[str, dict[str, Any]]:
-    """Cached tunings of one model by key (several settings of a model can coexist)."""
-    if path is None or not path.exists():
-        return {}
-    try:
-        saved = read_json(path)
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(saved, dict) or saved.get("model") != name:
-        return {}
-    entries = saved.get("entries")
-    return dict(entries) if isinstance(entries, dict) else {}

@@ -117,7 +117,7 @@ class ALS(Recommender):
             return self.model.recalculate_user(np.arange(len(histories)), C)
 
     def score(self, histories: Sequence[History]) -> np.ndarray:
-        self._require_fitted()
+        self.fitted_catalog()
         if not histories:
             return self.space.scatter(np.zeros((0, len(self.space)), np.float32))
         sub = self.user_factors(histories) @ self.item_factors.T
@@ -125,7 +125,7 @@ class ALS(Recommender):
 
     def reasons(self, history: History, anime_ids: np.ndarray, scores: np.ndarray) -> list[str]:
         """Credit the history item whose factors are most similar (cosine) to the recommended one."""
-        catalog = self._require_fitted()
+        catalog = self.fitted_catalog()
         if self._unit_items is None:
             V = self.item_factors
             norms = np.linalg.norm(V, axis=1, keepdims=True)

@@ -16,18 +16,21 @@ projection of the vectors) per batch — no Python loop over the catalog.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import scipy.sparse as sp
 
 from animerec.data.catalog import Catalog
 from animerec.data.ratings import History, Ratings
-from animerec.embed.base import normalize
+from animerec.embed.base import Embedder, normalize
+from animerec.embed.cache import catalog_embeddings
+from animerec.embed.registry import get_embedder
 from animerec.errors import AnimerecError
 from animerec.recommend.base import Recommender
+from animerec.recommend.context import Context
 from animerec.recommend.explain import because_you_liked
 from animerec.workspace import Workspace
 
@@ -139,16 +142,17 @@ class ContentRecommender(Recommender):
         order anime outside every neighbour list; 0 = the full vectors."""
         min_item_raters: int = 0
         """Recommend only anime with this many training raters (0: the whole catalog)."""
-        workspace: str | None = None
-        """Workspace holding the embedding cache (None: the default workspace)."""
 
     def __init__(
         self,
         params: Params | None = None,
         *,
         vectors: np.ndarray | None = None,
-        workspace: Workspace | None = None,
+        context: Context | None = None,
     ) -> None:
+        """``vectors`` (one row per catalog anime) replace the embedding cache (tests,
+        studies); otherwise the vectors come from the cache of ``context``'s workspace (the
+        default workspace without one)."""
         self.params = params or self.Params()
         p = self.params
         if p.aggregate not in ("count", "sum"):
@@ -157,23 +161,25 @@ class ContentRecommender(Recommender):
             raise AnimerecError(
                 f"content: neighbours must be in 1..{TABLE_SIZE}, got {p.neighbours}"
             )
-        self._given_vectors = vectors
-        self.workspace = workspace
+        self.given_vectors = vectors
+        self.context = context or Context()
         self.vectors: np.ndarray | None = None
         self.nbr_idx: np.ndarray | None = None
         self.nbr_sim: np.ndarray | None = None
         self.allowed: np.ndarray | None = None
         self._reduced: np.ndarray | None = None
 
+    @classmethod
+    def build(cls, params: Mapping[str, Any] | None = None, context: Context | None = None) -> Self:
+        return cls(cls.Params(**dict(params or {})), context=context)
+
     # --- fitting --------------------------------------------------------------------------------
     def resolve_workspace(self) -> Workspace:
-        if self.params.workspace is not None:
-            return Workspace.open(self.params.workspace)
-        return self.workspace if self.workspace is not None else Workspace.open()
+        """The workspace whose embedding cache the vectors come from."""
+        ws = self.context.workspace
+        return ws if ws is not None else Workspace.open()
 
-    def embedder(self):
-        from animerec.embed.registry import get_embedder
-
+    def embedder(self) -> Embedder:
         return get_embedder(
             self.params.embedder,
             workspace=self.resolve_workspace(),
@@ -184,21 +190,17 @@ class ContentRecommender(Recommender):
     def input_identity(self) -> dict[str, str | None]:
         """What the vectors come from, resolved (``auto`` → a model, the default length → a
         number, retrained weights → a new fingerprint), so caches keyed on it notice a change."""
-        if self._given_vectors is not None:
-            import hashlib
-
-            v = np.ascontiguousarray(self._given_vectors, np.float32)
+        if self.given_vectors is not None:
+            v = np.ascontiguousarray(self.given_vectors, np.float32)
             return {"vectors": hashlib.sha256(v.tobytes()).hexdigest()[:16]}
         embedder = self.embedder()
-        return {"embedder": embedder.name, "fingerprint": getattr(embedder, "fingerprint", None)}
+        return {"embedder": embedder.name, "fingerprint": embedder.fingerprint}
 
     def catalog_vectors(self, catalog: Catalog) -> np.ndarray:
         """Unit vectors of every catalog anime's description (given, or from the cache)."""
-        if self._given_vectors is not None:
-            v = np.asarray(self._given_vectors, np.float32)
+        if self.given_vectors is not None:
+            v = np.asarray(self.given_vectors, np.float32)
         else:
-            from animerec.embed.cache import catalog_embeddings
-
             v = catalog_embeddings(
                 self.embedder(), catalog, self.resolve_workspace(), self.params.variant,
                 progress=None,
@@ -237,7 +239,7 @@ class ContentRecommender(Recommender):
 
         A history with no promotion falls back to its best-rated anime, so everyone gets
         recommendations; anime outside the catalog and repeats are ignored."""
-        catalog = self._require_fitted()
+        catalog = self.fitted_catalog()
         n = len(histories)
         lens = np.fromiter((len(h) for h in histories), np.int64, n)
         ids = np.concatenate([h.anime_ids for h in histories]) if n else np.zeros(0, np.int64)
@@ -260,7 +262,7 @@ class ContentRecommender(Recommender):
         )
 
     def score(self, histories: Sequence[History]) -> np.ndarray:
-        self._require_fitted()
+        self.fitted_catalog()
         if len(histories) > SCORE_BLOCK:  # bound the dense temporaries
             return np.concatenate(
                 [
@@ -303,7 +305,7 @@ class ContentRecommender(Recommender):
         return out
 
     def reasons(self, history: History, anime_ids: np.ndarray, scores: np.ndarray) -> list[str]:
-        catalog = self._require_fitted()
+        catalog = self.fitted_catalog()
         _, liked = self.liked([history])
         if len(liked) == 0:
             return ["similar to what you rated"] * len(anime_ids)

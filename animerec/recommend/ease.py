@@ -78,7 +78,7 @@ class EASE(Recommender):
         return self.space.history_matrix(histories, min_rating=p.min_rating, graded=p.graded)
 
     def score(self, histories: Sequence[History]) -> np.ndarray:
-        self._require_fitted()
+        self.fitted_catalog()
         x = self._inputs(histories)
         if len(histories) == 1:  # a request: reasons() follows for the same history
             self._last.input = (histories[0], x)
@@ -86,7 +86,7 @@ class EASE(Recommender):
         return self.space.scatter(sub)
 
     def reasons(self, history: History, anime_ids: np.ndarray, scores: np.ndarray) -> list[str]:
-        catalog = self._require_fitted()
+        catalog = self.fitted_catalog()
         last = getattr(self._last, "input", None)
         x = last[1] if last is not None and last[0] is history else self._inputs([history])
         hist_cols, weights = x.indices, x.data

@@ -6,9 +6,69 @@ helpers here turn such contributions (and counts of fans) into sentences with ca
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from animerec.data.catalog import Catalog
+from animerec.data.ratings import History
+from animerec.recommend.explore import explored_reasons
+
+if TYPE_CHECKING:
+    from animerec.recommend.base import Recommender
+    from animerec.recommend.pipeline import Fallback, Ranked
+
+__all__ = [
+    "Recommendation",
+    "because_you_liked",
+    "explain",
+    "fans_reason",
+    "liked_reasons",
+    "popular_reason",
+    "rated_at_least",
+    "title",
+    "titles",
+]
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One recommended anime with its score and the reason shown for it."""
+
+    anime_id: int
+    score: float
+    reason: str
+
+
+def explain(
+    model: Recommender,
+    histories: Sequence[History],
+    ranked: Ranked,
+    fallback: Fallback | None = None,
+) -> list[list[Recommendation]]:
+    """The reason of every ranked item, per history (only what is shown needs explaining).
+
+    Rows the popularity fallback filled say so; items exploration brought in say what is new.
+    """
+    catalog = model.fitted_catalog()
+    out = []
+    for i, h in enumerate(histories):
+        idx = ranked.positions[i]
+        idx = idx[idx >= 0]
+        ids = catalog.anime_ids[idx]
+        s = ranked.scores[i, : len(idx)]
+        if ranked.fallback is not None and ranked.fallback[i] and fallback is not None:
+            why = [popular_reason(int(fallback.fans[p]), fallback.min_rating) for p in idx]
+        else:
+            why = model.reasons(h, ids, s) if len(ids) else []
+            if ranked.plain is not None and len(ids):
+                why = explored_reasons(h, idx, ranked.plain[i], why, catalog)
+        out.append(
+            [Recommendation(int(a), float(v), r) for a, v, r in zip(ids, s, why, strict=True)]
+        )
+    return out
 
 
 def title(catalog: Catalog, anime_id: int) -> str:

@@ -22,6 +22,7 @@ import numpy as np
 
 from animerec.data.catalog import Catalog
 from animerec.data.ratings import History
+from animerec.recommend.ranking import top_k
 
 NOVELTY_SHARE = 0.5
 """How the exploration weight splits between novelty and diversity."""
@@ -103,8 +104,6 @@ def rerank(
     list that has fewer than ``k`` finite candidates, as :func:`~animerec.recommend.base.top_k`
     does). ``explore = 0`` gives exactly ``top_k(scores, k)``.
     """
-    from animerec.recommend.base import top_k
-
     if not 0.0 <= explore <= 1.0:
         raise ValueError(f"explore must be in [0, 1], got {explore}")
     scores = np.asarray(scores, dtype=np.float32)
@@ -126,8 +125,6 @@ def rerank(
 def _mmr(
     scores: np.ndarray, k: int, size: int, x: float, vecs: np.ndarray, nov: np.ndarray
 ) -> np.ndarray:
-    from animerec.recommend.base import top_k
-
     cand = top_k(scores, size)  # [n, P], best first
     s = np.take_along_axis(scores, cand, axis=1)
     valid = np.isfinite(s)

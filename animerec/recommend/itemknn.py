@@ -98,12 +98,12 @@ class ItemKNN(Recommender):
         return self.space.history_matrix(histories, min_rating=self.params.min_rating)
 
     def score(self, histories: Sequence[History]) -> np.ndarray:
-        self._require_fitted()
+        self.fitted_catalog()
         sub = (self._promoted(histories) @ self.S).toarray().astype(np.float32, copy=False)
         return self.space.scatter(sub + self.prior)
 
     def reasons(self, history: History, anime_ids: np.ndarray, scores: np.ndarray) -> list[str]:
-        catalog = self._require_fitted()
+        catalog = self.fitted_catalog()
         hist_cols = self._promoted([history]).indices
         rec_cols = self.space.columns(anime_ids, catalog)
         contrib = self.S[hist_cols][:, np.maximum(rec_cols, 0)].toarray()

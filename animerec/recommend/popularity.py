@@ -45,16 +45,16 @@ class Popularity(Recommender):
         return self
 
     def score(self, histories: Sequence[History]) -> np.ndarray:
-        self._require_fitted()
+        self.fitted_catalog()
         return np.broadcast_to(self.fans, (len(histories), len(self.fans))).copy()
 
     def reasons(self, history: History, anime_ids: np.ndarray, scores: np.ndarray) -> list[str]:
-        catalog = self._require_fitted()
+        catalog = self.fitted_catalog()
         fans = self.fans[catalog.positions(anime_ids)]
         return [popular_reason(int(n), self.params.min_rating) for n in fans]
 
     def state(self) -> dict[str, np.ndarray]:
-        return {"anime_ids": self._require_fitted().anime_ids, "fans": self.fans}
+        return {"anime_ids": self.fitted_catalog().anime_ids, "fans": self.fans}
 
     def set_state(self, arrays: dict[str, np.ndarray], catalog: Catalog) -> None:
         fans = np.full(len(catalog), -np.inf, np.float32)

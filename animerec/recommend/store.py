@@ -18,42 +18,36 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from animerec.data.catalog import Catalog
+from animerec.data.fingerprint import workspace_fingerprint
 from animerec.data.ratings import Ratings
+from animerec.embed.registry import get_embedder
 from animerec.errors import AnimerecError
 from animerec.recommend.base import Recommender
-from animerec.workspace import Workspace, atomic_path, now_iso, read_json, write_json
+from animerec.recommend.context import Context
+from animerec.recommend.registry import Tuner, param_names, recommender_class, resolve
+from animerec.workspace import (
+    Workspace,
+    atomic_path,
+    now_iso,
+    read_entries,
+    read_json,
+    write_json,
+)
 
 STORE_DIR = "recommenders"
 MODEL_DIR = "model"
 MANIFEST = "manifest.json"
 LOCAL_PARAMS = ("workspace",)
-"""Parameters that say where things are, not what is fitted: left out of the key."""
+"""Parameters that say where things are, not what is fitted: left out of the key (no model has
+one now; older manifests do)."""
 
 fit_count = 0
 """Fits done by :func:`fitted` in this process (tests check reuse with it)."""
-
-
-def _registry() -> Mapping[str, type[Recommender]]:
-    from animerec.recommend.registry import RECOMMENDERS
-
-    return RECOMMENDERS
-
-
-def model_class(name: str) -> type[Recommender]:
-    known = _registry()
-    if name not in known:
-        raise AnimerecError(f"unknown model {name!r}; known: {', '.join(sorted(known))}")
-    return known[name]
-
-
-def param_names(cls: type[Recommender]) -> set[str]:
-    params_cls = getattr(cls, "Params", None)
-    return {f.name for f in fields(params_cls)} if params_cls is not None else set()
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -70,27 +64,32 @@ def tuned_params(
     parameter it did not search equals ``resolved`` (the model's other parameters), and the most
     recent such entry wins.
     """
-    path = workspace.sub("tuning", f"{name}.json")
-    try:
-        cached = read_json(path)
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(cached, dict) or cached.get("model") != name:
-        return {}
-    entries = cached.get("entries")
-    if isinstance(entries, dict):
-        for entry in reversed(list(entries.values())):
-            base = entry.get("settings", {}).get("base", {}) if isinstance(entry, dict) else {}
-            best = entry.get("best") if isinstance(entry, dict) else None
-            if not isinstance(best, dict):
-                continue
-            if resolved is None or all(
-                k == "workspace" or _same(resolved.get(k), v) for k, v in base.items()
-            ):
-                return dict(best)
-        return {}
-    best = cached.get("best")  # a single-entry file
-    return dict(best) if isinstance(best, dict) else {}
+    entries = read_entries(workspace.sub("tuning", f"{name}.json"), name)
+    for entry in reversed(list(entries.values())):
+        base = entry.get("settings", {}).get("base", {})
+        best = entry.get("best")
+        if not isinstance(best, dict):
+            continue
+        if resolved is None or all(
+            k == "workspace" or _same(resolved.get(k), v) for k, v in base.items()
+        ):
+            return dict(best)
+    return {}
+
+
+def cached_tuner(workspace: Workspace) -> Tuner:
+    """A :data:`~animerec.recommend.registry.Tuner` that reads what ``animerec evaluate``'s
+    grid search cached in ``workspace`` (:func:`tuned_params`) instead of searching again."""
+
+    def tuner(
+        cache_name: str,
+        cls: type[Recommender],
+        fixed: dict[str, Any],
+        owner: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        return tuned_params(workspace, cache_name, {**asdict(cls.Params()), **fixed})
+
+    return tuner
 
 
 def resolve_params(
@@ -100,61 +99,16 @@ def resolve_params(
     *,
     embedder: str | None = None,
 ) -> dict[str, Any]:
-    """The full parameters :func:`fitted` uses: defaults ← cached tuning ← ``params``."""
-    cls = model_class(name)
-    allowed = param_names(cls)
+    """The full parameters :func:`fitted` uses: defaults ← cached tuning ← ``params``; a
+    hybrid's members take the tuning cached for them (``WS/tuning/ease-graded.json`` for
+    member ``ease/graded``) instead of tuning again on all users."""
     params = dict(params or {})
-    unknown = sorted(set(params) - allowed)
-    if unknown:
-        raise AnimerecError(
-            f"model {name!r} has no parameter {', '.join(unknown)}; it has: "
-            f"{', '.join(sorted(allowed)) or 'none'}"
-        )
     if embedder is not None:
-        if "embedder" not in allowed:
+        if "embedder" not in param_names(recommender_class(name)):
             raise AnimerecError(f"model {name!r} takes no embedder (only content and hybrid do)")
         params["embedder"] = embedder
-    defaults = asdict(cls.Params()) if allowed else {}
-    out = {**defaults, **tuned_params(workspace, name, {**defaults, **params}), **params}
-    if "workspace" in allowed:
-        out["workspace"] = str(workspace.root)
-    if "member_params" in allowed and "members" in allowed:
-        out["member_params"] = _member_params(workspace, out)
-        if "tune_members" in allowed and "tune_members" not in params:
-            out["tune_members"] = False
-    return {k: v for k, v in out.items() if k in allowed}
-
-
-def _member_params(workspace: Workspace, hybrid: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """A hybrid's members take the tuning cached for them (``WS/tuning/ease-graded.json`` for
-    member ``ease/graded``) instead of tuning again on all users; given values win."""
-    from animerec.recommend.hybrid import CONTENT_PARAMS, model_of
-
-    given = dict(hybrid.get("member_params") or {})
-    out = {}
-    for member in hybrid["members"]:
-        cls = model_class(model_of(member))
-        allowed = param_names(cls)
-        defaults = asdict(cls.Params()) if allowed else {}
-        shared = {
-            k: hybrid[k]
-            for k in CONTENT_PARAMS
-            if k in allowed and k in hybrid and hybrid[k] is not None and k != "workspace"
-        }
-        mine = dict(given.get(member, {}))
-        resolved = {**defaults, **shared, **mine}
-        out[member] = {**tuned_params(workspace, member.replace("/", "-"), resolved), **mine}
-    return out
-
-
-def data_fingerprint(workspace: Workspace) -> str:
-    """The ingest fingerprint from the workspace manifest (a content hash if it has none)."""
-    fp = workspace.read_manifest().get("ingest", {}).get("fingerprint")
-    if fp:
-        return str(fp)
-    from animerec.evaluate.tune import data_fingerprint as content_fingerprint
-
-    return content_fingerprint(Ratings.read(workspace.ratings), Catalog.read(workspace.anime))
+    tuner = cached_tuner(workspace)
+    return resolve(name, params, workspace, tuner=tuner, member_tuner=tuner).params
 
 
 def embedder_fingerprint(workspace: Workspace, params: Mapping[str, Any]) -> str | None:
@@ -162,12 +116,10 @@ def embedder_fingerprint(workspace: Workspace, params: Mapping[str, Any]) -> str
     names = {params.get("embedder")} if "embedder" in params else set()
     if not names or None in names:
         return None
-    from animerec.embed.registry import get_embedder
-
     emb = get_embedder(
         str(params["embedder"]), workspace=workspace, max_seq_length=params.get("max_seq_length")
     )
-    return f"{emb.name}:{getattr(emb, 'fingerprint', None)}"
+    return f"{emb.name}:{emb.fingerprint}"
 
 
 def model_key(name: str, params: Mapping[str, Any], data: str, embedder: str | None) -> str:
@@ -201,9 +153,10 @@ def fitted(
     global fit_count
     ws = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace)
     ws.require_ingested()
-    cls = model_class(name)
+    cls = recommender_class(name)
+    context = Context(ws)
     full = resolve_params(ws, name, params, embedder=embedder)
-    data = data_fingerprint(ws)
+    data = workspace_fingerprint(ws)
     emb = embedder_fingerprint(ws, full)
     key = model_key(name, full, data, emb)
     target = store_path(ws, name, key)
@@ -213,14 +166,10 @@ def fitted(
         try:
             manifest = read_json(target / MANIFEST)
             if manifest.get("key") == key:
-                model = cls.load(target / MODEL_DIR, catalog)
-                _attach_workspace(model, ws)
-                return model
+                return cls.load(target / MODEL_DIR, catalog, context)
         except (OSError, ValueError, KeyError, AnimerecError) as exc:
             if log is not None:
                 log(f"saved {name} model at {target} is unusable ({exc}); fitting again")
-
-    from animerec.recommend.registry import make_recommender
 
     ratings = Ratings.read(ws.ratings)
     if log is not None:
@@ -228,8 +177,7 @@ def fitted(
             f"fitting {name} on {len(ratings.users):,} users of {ws.root} "
             f"(first use; saved to {target})"
         )
-    model = make_recommender(name, **full)
-    _attach_workspace(model, ws)
+    model = cls.build(full, context)
     model.fit(ratings, catalog)
     fit_count += 1
     with atomic_path(target) as tmp:
@@ -249,8 +197,3 @@ def fitted(
             },
         )
     return model
-
-
-def _attach_workspace(model: Recommender, ws: Workspace) -> None:
-    if hasattr(model, "workspace"):
-        model.workspace = ws

@@ -91,12 +91,12 @@ class UserKNN(Recommender):
         return W
 
     def score(self, histories: Sequence[History]) -> np.ndarray:
-        self._require_fitted()
+        self.fitted_catalog()
         sub = (self.neighbours(histories) @ self.P).toarray().astype(np.float32, copy=False)
         return self.space.scatter(sub + self.prior)
 
     def reasons(self, history: History, anime_ids: np.ndarray, scores: np.ndarray) -> list[str]:
-        catalog = self._require_fitted()
+        catalog = self.fitted_catalog()
         W = self.neighbours([history])
         W.data[:] = 1.0
         fans = (W @ self.P).toarray()[0]

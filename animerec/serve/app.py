@@ -249,13 +249,9 @@ def available_models(names: Sequence[str] = DEFAULT_MODELS) -> list[str]:
 
 def check_models(names: Sequence[str]) -> None:
     """Unknown model names fail before start-up, naming the known ones."""
-    from animerec.recommend.registry import RECOMMENDERS
+    from animerec.recommend.registry import check_model_names
 
-    bad = [n for n in names if n not in RECOMMENDERS]
-    if bad:
-        raise AnimerecError(
-            f"unknown model {', '.join(repr(b) for b in bad)}; known: {', '.join(sorted(RECOMMENDERS))}"
-        )
+    check_model_names(names)
 
 
 @dataclass

@@ -12,7 +12,7 @@ import pytest
 
 from animerec.cli import main
 from animerec.data.ratings import Ratings
-from animerec.evaluate.split import protocol_split
+from animerec.data.split import protocol_split
 from animerec.labels import LabelSettings, pair_labels
 from animerec.workspace import Workspace
 

@@ -118,7 +118,7 @@ class CountPop(Recommender):
         return self
 
     def score(self, histories: Sequence[History]) -> np.ndarray:
-        self._require_fitted()
+        self.fitted_catalog()
         return np.tile(self.counts, (len(histories), 1))
 
     def state(self) -> dict[str, np.ndarray]:

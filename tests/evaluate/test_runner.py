@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from evalfakes import CountPop, synthetic
 
+from animerec.data.split import protocol_split
 from animerec.errors import AnimerecError
 from animerec.evaluate.runner import evaluate, genre_vectors
-from animerec.evaluate.split import protocol_split
 from animerec.recommend.base import Recommender
 
 
@@ -262,7 +262,8 @@ def test_hybrid_members_are_the_models_fitted_in_the_same_run(synth, tmp_path) -
     hybrid = run.models["hybrid"]
     assert hybrid.members["ease"] is run.models["ease"]
     assert hybrid.members["als"] is run.models["als"]
-    assert hybrid.fit_pool is None  # the pool is not kept past the fit
+    assert hybrid.context.workspace == Workspace(tmp_path / "a")  # context, not a parameter
+    assert "workspace" not in run.results[2].params
     alone = evaluate(["hybrid"], ratings, catalog, workspace=Workspace(tmp_path / "b"), **common)
     assert alone.models["hybrid"].members["ease"] is not run.models["ease"]
     assert alone.results[0].recommended.tobytes() == run.results[2].recommended.tobytes()

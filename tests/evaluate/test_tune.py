@@ -7,8 +7,9 @@ import json
 import numpy as np
 from evalfakes import CountPop
 
-from animerec.evaluate.split import protocol_split
-from animerec.evaluate.tune import data_fingerprint, grid, tune
+from animerec.data.fingerprint import data_fingerprint
+from animerec.data.split import protocol_split
+from animerec.evaluate.tune import grid, tune
 
 
 def make(**params) -> CountPop:

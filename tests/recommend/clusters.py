@@ -29,7 +29,21 @@ def two_clusters() -> Clusters:
     do the same the other way round. Nobody rates anime 99."""
     ids = [*A_IDS, *B_IDS, COLD_ID]
     names = [f"A{i}" for i in range(1, 6)] + [f"B{i}" for i in range(1, 6)] + ["Cold"]
-    catalog = Catalog(pd.DataFrame({"anime_id": ids, "name": names}))
+    catalog = Catalog(
+        pd.DataFrame(
+            {
+                "anime_id": ids,
+                "name": names,
+                # metadata for the uniform filters: A titles are TV, B titles films; A5 is adult
+                "type": ["TV"] * 5 + ["Movie"] * 5 + ["OVA"],
+                "age_rating": ["PG-13 - Teens 13 or older"] * 4
+                + ["Rx - Hentai"]
+                + ["R - 17+ (violence & profanity)"] * 6,
+                "aired": [f"Apr 3, {1990 + i} to Apr 24, {1991 + i}" for i in range(11)],
+                "genres": ["Action, Drama"] * 5 + ["Comedy"] * 5 + ["Mecha"],
+            }
+        )
+    )
     users, items, ratings = [], [], []
     for group, (mine, other) in enumerate([(A_IDS, B_IDS), (B_IDS, A_IDS)]):
         for u in range(6):

@@ -19,7 +19,7 @@ def clusters() -> Clusters:
 @pytest.fixture(scope="session")
 def sample_split(sample_ratings):
     """The DESIGN §5 protocol split of the real sample."""
-    from animerec.evaluate.split import protocol_split
+    from animerec.data.split import protocol_split
 
     return protocol_split(sample_ratings)
 

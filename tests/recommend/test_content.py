@@ -12,6 +12,7 @@ from animerec.data.catalog import Catalog
 from animerec.data.ratings import History, Ratings
 from animerec.errors import AnimerecError
 from animerec.recommend.content import TIE_SCALE, ContentRecommender, neighbour_table
+from animerec.recommend.context import Context
 
 # Seven anime on the unit circle (degrees). Their 2 nearest neighbours, by hand:
 #   A0 (0°): A1 cos10=.985, A2 cos20=.940     A1 (10°): A0 .985, A2 .985 (tie: lower index first)
@@ -155,7 +156,7 @@ def test_fits_through_the_embedding_cache(
     small = Catalog(sample_catalog.frame.iloc[:40].reset_index(drop=True))
     ws = Workspace(tmp_path / "ws")
     params = ContentRecommender.Params(embedder=str(tiny_model_dir), neighbours=5)
-    first = ContentRecommender(params, workspace=ws).fit(EMPTY, small)
+    first = ContentRecommender(params, context=Context(ws)).fit(EMPTY, small)
     assert first.vectors.shape[0] == 40
     name = first.embedder().name
     assert EmbeddingCache(ws).count(name) == 40
@@ -164,7 +165,7 @@ def test_fits_through_the_embedding_cache(
         raise AssertionError("cached descriptions were encoded again")
 
     monkeypatch.setattr(SentenceTransformerEmbedder, "_encode", no_encoding)
-    again = ContentRecommender(params, workspace=ws).fit(EMPTY, small)
+    again = ContentRecommender(params, context=Context(ws)).fit(EMPTY, small)
     np.testing.assert_allclose(again.vectors, first.vectors)
     h = [History.of(small.anime_ids[:3], [10, 9, 10])]
     recs = again.recommend(h, 5)[0]

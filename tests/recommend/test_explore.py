@@ -11,7 +11,7 @@ import pytest
 
 from animerec.data.catalog import Catalog
 from animerec.data.ratings import History, Ratings
-from animerec.recommend.base import Recommender, top_k
+from animerec.recommend.base import Recommender
 from animerec.recommend.explore import (
     explored_reasons,
     genre_vectors,
@@ -19,6 +19,7 @@ from animerec.recommend.explore import (
     novelty,
     rerank,
 )
+from animerec.recommend.ranking import top_k
 
 
 def catalog_of(n: int, genres: Sequence[str] | None = None) -> Catalog:

@@ -14,10 +14,10 @@ from animerec.data.ratings import History, Ratings
 from animerec.errors import AnimerecError
 from animerec.recommend.base import Recommender
 from animerec.recommend.content import ContentRecommender
+from animerec.recommend.context import Context, FitPool
 from animerec.recommend.ease import EASE
 from animerec.recommend.hybrid import (
     FUSION_CACHE,
-    FitPool,
     HybridRecommender,
     ItemPriors,
     learn_weights,
@@ -212,7 +212,7 @@ def test_bad_params() -> None:
 def registered(ws: Workspace, **params) -> HybridRecommender:
     """A hybrid of two registered models (the fusion cache needs models it can key)."""
     p = HybridRecommender.Params(members=("ease", "itemknn"), tune_members=False, **params)
-    return HybridRecommender(p, workspace=ws)
+    return HybridRecommender(p, context=Context(ws))
 
 
 def test_learned_fusion_is_cached_per_data_and_settings(tmp_path, monkeypatch) -> None:
@@ -238,9 +238,8 @@ def test_learned_fusion_is_cached_per_data_and_settings(tmp_path, monkeypatch) -
     assert len(learned) == 2
     registered(ws).fit(train.take(train.user_id != 1), catalog)  # other data: learnt
     assert len(learned) == 3
-    model = registered(ws)
-    model.retune = True
-    model.fit(train, catalog)  # asked to learn again
+    p = HybridRecommender.Params(members=("ease", "itemknn"), tune_members=False)
+    HybridRecommender(p, context=Context(ws, retune=True)).fit(train, catalog)  # learn again
     assert len(learned) == 4
     registered(ws).fit(train, catalog)
     assert len(learned) == 4
@@ -262,15 +261,16 @@ def test_fit_pool_shares_only_identical_fits() -> None:
     vectors = np.eye(len(catalog), 8, dtype=np.float32)
     content = ContentRecommender(vectors=vectors)
     assert pool.fit(content, train, catalog) is content
-    assert pool.fit(ContentRecommender(vectors=vectors), train, catalog) is not content
+    assert pool.fit(ContentRecommender(vectors=vectors.copy()), train, catalog) is content
+    assert pool.fit(ContentRecommender(vectors=vectors[::-1]), train, catalog) is not content
 
 
 def test_hybrid_takes_members_from_the_pool(tmp_path) -> None:
     train, catalog = synthetic()
     pool = FitPool()
     ease = pool.fit(EASE(), train, catalog)
-    pooled = registered(Workspace(tmp_path / "a"))
-    pooled.fit_pool = pool
+    p = HybridRecommender.Params(members=("ease", "itemknn"), tune_members=False)
+    pooled = HybridRecommender(p, context=Context(Workspace(tmp_path / "a"), pool))
     pooled.fit(train, catalog)
     assert pooled.members["ease"] is ease
     assert pool.get(ItemKNN(), train, catalog) is pooled.members["itemknn"]

@@ -33,7 +33,7 @@ def test_make_recommender_sets_params_over_the_defaults():
 
 
 def test_unknown_name_lists_the_known_ones():
-    with pytest.raises(AnimerecError, match="unknown recommender 'svd'; known: .*als.*ease"):
+    with pytest.raises(AnimerecError, match="unknown model 'svd'; known: .*als.*ease"):
         make_recommender("svd")
 
 
@@ -55,7 +55,7 @@ def test_load_recommender_errors_name_the_problem(clusters, tmp_path):
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "params.json").write_text(json.dumps({"model": "svd", "params": {}}))
     (tmp_path / "bad" / "state.npz").write_bytes(b"")
-    with pytest.raises(AnimerecError, match="unknown recommender 'svd'"):
+    with pytest.raises(AnimerecError, match="unknown model 'svd'"):
         load_recommender(tmp_path / "bad", clusters.catalog)
     (tmp_path / "bad" / "params.json").write_text("not json")
     with pytest.raises(AnimerecError, match="not a recommender's params.json"):
@@ -72,3 +72,46 @@ def test_a_model_saved_on_another_catalog_is_refused(clusters, tmp_path):
     with pytest.raises(AnimerecError, match="anime_id 3.*different catalog"):
         load_recommender(tmp_path / "m", smaller)
     assert isinstance(smaller.frame, pd.DataFrame)
+
+
+def test_resolve_fills_tuned_values_pins_auto_and_resolves_members(tmp_path):
+    from animerec.recommend import Context, ModelSpec, UnknownModelError, resolve
+    from animerec.recommend.hybrid import HybridRecommender
+    from animerec.workspace import Workspace
+
+    ws = Workspace(tmp_path)
+    calls = []
+
+    def tuner(cache_name, cls, fixed, owner):
+        calls.append((cache_name, cls.name, dict(fixed), owner is not None))
+        return {"l2": 7.0} if cls is EASE else {}
+
+    spec = resolve("ease", {"graded": True}, ws, tuner=tuner)
+    assert isinstance(spec, ModelSpec) and spec.tuned == {"l2": 7.0}
+    assert spec.params == {**EASE.Params(graded=True, l2=7.0).__dict__}
+    assert spec.build().params == EASE.Params(graded=True, l2=7.0)
+    assert resolve("ease", {"l2": 3.0}, ws, tuner=tuner).params["l2"] == 3.0  # given wins
+
+    content = resolve("content", None, ws)  # no fine-tuned model in this workspace
+    assert content.params["embedder"] == "minilm" and "workspace" not in content.params
+    assert content.build(Context(ws)).context.workspace == ws
+
+    calls.clear()
+    hybrid = resolve("hybrid", {"members": ("ease", "ease/graded")}, ws, member_tuner=tuner)
+    assert [c[0] for c in calls] == ["ease", "ease-graded"] and all(c[3] for c in calls)
+    assert calls[1][2] == {"min_rating": 8, "graded": True}  # the default member_params
+    assert set(hybrid.members) == {"ease", "ease/graded"}
+    assert hybrid.params["member_params"]["ease/graded"]["l2"] == 7.0
+    model = hybrid.build(Context(ws))
+    assert isinstance(model, HybridRecommender) and model.context.workspace == ws
+    untuned = resolve(
+        "hybrid", {"members": ("ease",), "tune_members": False}, ws, member_tuner=tuner
+    )
+    assert untuned.params["member_params"]["ease"] == EASE.Params().__dict__
+
+    with pytest.raises(UnknownModelError, match="unknown model 'svd'; known: .*ease"):
+        resolve("svd")
+    with pytest.raises(UnknownModelError, match="unknown model 'svd'"):
+        resolve("hybrid", {"members": ("ease", "svd")})
+    with pytest.raises(AnimerecError, match="no parameter workspace"):
+        resolve("content", {"workspace": str(tmp_path)})  # context, not a parameter

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from animerec.data.catalog import Catalog
+from animerec.data.ratings import History
 from animerec.recommend import Spread, new_exposure, spread
-from animerec.recommend.base import spread_top, top_k
+from animerec.recommend.pipeline import RankOptions, select
+from animerec.recommend.ranking import top_k
 
 
 def same_ranking(n_users: int, depth: int = 10) -> np.ndarray:
@@ -65,7 +69,10 @@ def test_seeded_and_exposure_carries_across_blocks():
 def test_spread_top_skips_masked_items():
     scores = np.tile(np.linspace(1, 0, 8, dtype=np.float32), (3, 1))
     scores[:, 1] = -np.inf
-    out = spread_top(scores, 3, Spread(keep=1, window=5))
+    catalog = Catalog(pd.DataFrame({"anime_id": np.arange(8), "name": [f"a{i}" for i in range(8)]}))
+    histories = [History.of([]) for _ in range(3)]
+    options = RankOptions(k=3, spread=Spread(keep=1, window=5))
+    out = select(scores, histories, catalog, options, exposure=new_exposure(8)).positions
     assert not (out == 1).any()
     assert (out[:, 0] == top_k(scores, 1)[:, 0]).all()
 
