@@ -30,16 +30,14 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from animerec.data.catalog import Catalog
 from animerec.errors import AnimerecError
-
-if TYPE_CHECKING:
-    from animerec.data.catalog import Catalog
-    from animerec.workspace import Workspace
+from animerec.workspace import atomic_path
 
 VARIANTS = ("book", "clean")
 DEFAULT_VARIANT = "clean"
@@ -240,33 +238,6 @@ def _clean_sentences(
 # --- token lengths ---------------------------------------------------------------------------
 
 
-def load_tokenizer(name_or_path: str, workspace: Workspace | None = None) -> Any:
-    """A fast Hugging Face tokenizer for an embedder name (``minilm``, ``mpnet``, a fine-tuned
-    model in ``workspace``), a local model directory, or a hub name.
-
-    Names resolve through :func:`animerec.embed.registry.resolve_model_dir`, so the tokenizer
-    counted here is the one the embedder will use.
-    """
-    from transformers import AutoTokenizer
-
-    from animerec.embed.registry import resolve_model_dir
-
-    try:
-        source = resolve_model_dir(name_or_path, workspace)
-    except AnimerecError:
-        path = Path(name_or_path).expanduser()
-        if not path.is_dir():  # a plain tokenizer folder is fine here, not only a model
-            raise
-        source = str(path)
-    try:
-        return AutoTokenizer.from_pretrained(source, use_fast=True)
-    except (OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise AnimerecError(
-            f"cannot load a tokenizer for {name_or_path!r} from {source}: {first}"
-        ) from None
-
-
 def token_lengths(texts: Sequence[str], tokenizer: Any, batch_size: int = 1024) -> np.ndarray:
     """Token count of each text as the model would see it untruncated: special tokens included."""
     texts = list(texts)
@@ -322,8 +293,6 @@ def plot_token_histogram(
     """Save a histogram of token lengths with a dashed line (and truncated share) at each limit."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-
-    from animerec.workspace import atomic_path
 
     x = np.asarray(lengths)
     shares = truncation_shares(x, limits)

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from animerec.data.catalog import CATALOG_COLUMNS, Catalog
+from animerec.embed.tokenizer import load_tokenizer
 from animerec.errors import AnimerecError
 from animerec.text import (
     VARIANTS,
@@ -16,7 +17,6 @@ from animerec.text import (
     describe_one,
     is_placeholder_synopsis,
     length_stats,
-    load_tokenizer,
     plot_token_histogram,
     text_hash,
     token_lengths,
@@ -275,13 +275,3 @@ def test_histogram_png_written_atomically(tmp_path):
     assert plot_token_histogram(np.array([10, 50, 130, 300, 700]), out) == out
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in out.parent.iterdir()] == ["hist.png"]  # no temporary left behind
-
-
-def test_load_tokenizer_from_a_plain_tokenizer_folder(minilm_tokenizer, tmp_path):
-    minilm_tokenizer.save_pretrained(
-        tmp_path
-    )  # tokenizer files only: no sentence-transformers model
-    again = load_tokenizer(str(tmp_path))
-    assert again("Cowboy Bebop")["input_ids"] == minilm_tokenizer("Cowboy Bebop")["input_ids"]
-    with pytest.raises(AnimerecError, match="unknown embedder"):
-        load_tokenizer(str(tmp_path / "missing"))

@@ -10,6 +10,8 @@ import numpy as np
 import typer
 
 from animerec.cli._app import WorkspaceOpt, app, workspace
+from animerec.data.catalog import Catalog
+from animerec.embed.tokenizer import load_tokenizer
 from animerec.errors import AnimerecError, UnknownTitleError
 from animerec.text import (
     DEFAULT_VARIANT,
@@ -17,7 +19,6 @@ from animerec.text import (
     VARIANTS,
     check_variant,
     length_stats,
-    load_tokenizer,
     plot_token_histogram,
     token_lengths,
     truncation_shares,
@@ -74,8 +75,6 @@ def describe(
 
     With no --id/--title every anime is used (printing: the first 5 unless --limit says more).
     """
-    from animerec.data.catalog import Catalog
-
     variants = (
         [check_variant(variant)] if variant else list(VARIANTS if stats else [DEFAULT_VARIANT])
     )

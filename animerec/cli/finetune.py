@@ -1,14 +1,29 @@
-"""``animerec finetune``: teach a text embedder what fans co-like, and register it by name."""
+"""``animerec finetune``: teach a text embedder what fans co-like, and register it by name.
+
+Every option's default is read from :data:`animerec.finetune.RECOMMENDED` (the study's winning
+run), so ``animerec finetune --out anime-minilm --users train`` trains the recommended model.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
 from animerec.cli._app import WorkspaceOpt, app, workspace
+from animerec.cli.labels import resolve_users
+from animerec.data.catalog import Catalog
+from animerec.data.ratings import Ratings
+from animerec.embed.registry import DEFAULT_FINETUNED
 from animerec.errors import AnimerecError
+from animerec.finetune import RECOMMENDED, FinetuneSettings, PairSettings
+
+__all__ = ["finetune", "parse_duration"]
+
+R, P = RECOMMENDED, RECOMMENDED.pairs
 
 USERS_HELP = (
     "Whose ratings make the training pairs: `train` (the protocol's training users — evaluation "
@@ -36,24 +51,24 @@ def finetune(
             help="Name of the new embedder (saved as WS/models/NAME); the default name is what "
             "content and hybrid use when their embedder is `auto`.",
         ),
-    ] = "anime-minilm",
+    ] = DEFAULT_FINETUNED,
     base: Annotated[
         str, typer.Option(help="Base embedder: minilm, mpnet, a fine-tuned name or a directory.")
-    ] = "minilm",
+    ] = R.base,
     loss: Annotated[
         str,
         typer.Option(
             help="cosine (CosineSimilarityLoss, the book's), cosent (CoSENTLoss) or mnrl "
             "(MultipleNegativesRankingLoss, batches without duplicates)."
         ),
-    ] = "mnrl",
+    ] = R.loss,
     recipe: Annotated[
         str,
         typer.Option(
             help="Training pairs: ease (EASE-teacher neighbours), jaccard, lift, or book "
             "(agreement labels)."
         ),
-    ] = "ease",
+    ] = P.recipe,
     method: Annotated[
         str,
         typer.Option(
@@ -61,14 +76,14 @@ def finetune(
             "linear layer over its cached vectors: tens of epochs in minutes on a CPU; the "
             "study's winner, docs/experiments.md)."
         ),
-    ] = "adapter",
+    ] = R.method,
     max_seq_length: Annotated[
         int,
         typer.Option(
             help="Tokens per description (384 leaves 99.4% of descriptions whole and recommended "
             "best in the study; use 128 with --method full on a CPU)."
         ),
-    ] = 384,
+    ] = R.max_seq_length,
     epochs: Annotated[
         float | None,
         typer.Option(
@@ -104,10 +119,12 @@ def finetune(
         ),
     ] = None,
     users: Annotated[str, typer.Option(help=USERS_HELP)] = "train",
-    neighbours: Annotated[int, typer.Option(help="Neighbour recipes: partners per anime.")] = 10,
+    neighbours: Annotated[
+        int, typer.Option(help="Neighbour recipes: partners per anime.")
+    ] = P.neighbours,
     min_raters: Annotated[
         int, typer.Option(help="Neighbour recipes: anchors need this many raters.")
-    ] = 10,
+    ] = P.min_raters,
     hard_negatives: Annotated[
         str,
         typer.Option(
@@ -115,34 +132,32 @@ def finetune(
             "encoder, not co-liked) or rare (anime 1–9 users rated: the study's winner on "
             "new anime, docs/experiments.md)."
         ),
-    ] = "rare",
-    min_corated: Annotated[int, typer.Option(help="Book labels: fewest co-raters.")] = 20,
-    threshold: Annotated[float, typer.Option(help="Book labels: |score| for a ±1 label.")] = 0.7,
+    ] = P.hard_negatives,
+    min_corated: Annotated[
+        int, typer.Option(help="Book labels: fewest co-raters.")
+    ] = P.min_corated,
+    threshold: Annotated[
+        float, typer.Option(help="Book labels: |score| for a ±1 label.")
+    ] = P.threshold,
     balance: Annotated[
         bool, typer.Option("--balance/--no-balance", help="Book recipe: equal ±1 pairs.")
-    ] = True,
+    ] = P.balance,
     negative_target: Annotated[
         float, typer.Option(help="Book recipe, pair losses: target cosine of a detracted pair.")
-    ] = -1.0,
-    variant: Annotated[str, typer.Option(help="Description variant: clean or book.")] = "clean",
-    seed: Annotated[int, typer.Option(help="Seed of pair sampling, shuffling and dropout.")] = 42,
+    ] = P.negative_target,
+    variant: Annotated[str, typer.Option(help="Description variant: clean or book.")] = R.variant,
+    seed: Annotated[
+        int, typer.Option(help="Seed of pair sampling, shuffling and dropout.")
+    ] = R.seed,
     device: Annotated[
         str | None, typer.Option(help="cpu, cuda, mps (default: automatic).", show_default=False)
-    ] = None,
+    ] = R.device,
     bf16: Annotated[
         bool, typer.Option("--bf16", help="Mixed precision (bfloat16) on a capable GPU.")
-    ] = False,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    ] = R.bf16,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = R.progress,
 ) -> None:
     """Fine-tune a sentence-transformers embedder on pairs of anime the same fans like."""
-    from rich.console import Console
-
-    from animerec.cli.labels import resolve_users
-    from animerec.data.catalog import Catalog
-    from animerec.data.ratings import Ratings
-    from animerec.finetune import FinetuneSettings, PairSettings
-    from animerec.finetune import finetune as run
-
     ws = workspace(ws_path)
     ws.require_ingested()
     settings = FinetuneSettings(
@@ -162,7 +177,7 @@ def finetune(
         bf16=bf16,
         progress=progress,
     )
-    pair_settings = PairSettings(
+    pairs = PairSettings(
         recipe=recipe,
         seed=seed,
         max_pairs=max_pairs,
@@ -174,6 +189,12 @@ def finetune(
         min_raters=min_raters,
         hard_negatives=hard_negatives,
     )
+    settings = replace(settings, pairs=pairs)
+    # The run loads here: it adds 0.3 s (the recommend package, for the EASE teacher) to every
+    # `animerec` command's start-up (python -X importtime -c "import animerec.cli").
+    from animerec.finetune.run import finetune as run
+    from animerec.finetune.trainer import is_main_process
+
     console = Console(stderr=True)
     ratings = Ratings.read(ws.ratings)
     catalog = Catalog.read(ws.anime)
@@ -190,12 +211,9 @@ def finetune(
         out,
         workspace=ws,
         settings=settings,
-        pairs=pair_settings,
         users_label=source,
         log=lambda msg: console.print(msg),
     )
-    from animerec.finetune.train import is_main_process
-
     if not is_main_process():  # data-parallel: rank 0 reports
         return
     m = result.manifest

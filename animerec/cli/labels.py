@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import typer
 
 from animerec.cli._app import WorkspaceOpt, app, workspace
 from animerec.data.ratings import Ratings
 from animerec.errors import AnimerecError
-from animerec.labels import (
-    JACCARD_BINS,
-    SCORE_BINS,
-    LabelSettings,
-    LabelSummary,
-    PairCounts,
-    iter_pair_labels,
-    labels_frame,
-)
+from animerec.labels import LabelSettings, LabelSummary, plot_histograms, write_pairs
+from animerec.spark import labels as spark_labels
 from animerec.spark.options import Engine, EngineOpt, MasterOpt, SparkConfOpt, check_engine
-from animerec.workspace import Workspace, atomic_path, now_iso, write_json
+from animerec.spark.session import cli_session
+from animerec.workspace import Workspace, now_iso, write_json
 
 USERS_HELP = (
     "Whose ratings make the labels: `train` (the protocol split's training users, so test users "
@@ -116,9 +106,6 @@ def _spark_pairs(
 ) -> tuple[LabelSummary, str, np.ndarray, int]:
     """The pair table with Spark doing the counts; only the distinct user ids reach this process
     (the protocol's user draw needs nothing else)."""
-    from animerec.spark import labels as spark_labels
-    from animerec.spark.options import cli_session
-
     with cli_session(master, spark_conf) as spark:
         known = spark_labels.distinct_users(spark, ws.ratings)
         user_ids, source = resolve_users(users, spark_labels.users_ratings(known))
@@ -134,6 +121,8 @@ def _spark_pairs(
 def resolve_users(spec: str, ratings: Ratings) -> tuple[np.ndarray, str]:
     """``train`` / ``all`` / a file of ids → (sorted user ids, a description for the summary)."""
     if spec == "train":
+        # Loaded here: animerec.evaluate loads its runner and every recommender, 0.3 s that
+        # every `animerec` command would pay at start-up (python -X importtime -c "import animerec.cli").
         from animerec.evaluate.split import protocol_split
 
         return protocol_split(ratings).train_users, "train"
@@ -162,54 +151,6 @@ def read_user_file(path: Path) -> np.ndarray:
     if not ids:
         raise AnimerecError(f"users file {path} lists no user ids")
     return np.unique(np.asarray(ids, dtype=np.int64))
-
-
-def write_pairs(
-    ratings: Ratings | None,
-    users: np.ndarray,
-    settings: LabelSettings,
-    path: Path,
-    block_size: int,
-    *,
-    frames: Iterator[pd.DataFrame] | None = None,
-) -> LabelSummary:
-    """Stream the pair table to Parquet block by block (atomically) and summarise it on the way.
-
-    ``frames`` (another engine's pieces of the table, in order) replaces the embedded products.
-    """
-    if frames is None:
-        frames = iter_pair_labels(ratings, users, settings, block_size=block_size, progress=True)
-    summary = LabelSummary(settings)
-    empty = labels_frame(PairCounts.concat([]), settings)
-    schema = pa.Schema.from_pandas(empty, preserve_index=False)
-    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema) as writer:
-        writer.write_table(pa.Table.from_pandas(empty, schema=schema, preserve_index=False))
-        for frame in frames:
-            writer.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False))
-            summary.add(frame)
-    return summary
-
-
-def plot_histograms(summary: LabelSummary, path: Path) -> None:
-    """Agreement scores with the label thresholds, and Jaccard scores, side by side."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(11, 4), layout="constrained")
-    ax1, ax2 = fig.subplots(1, 2)
-    ax1.stairs(summary.score_hist, SCORE_BINS, fill=True, color="tab:blue")
-    t = summary.settings.threshold
-    for x in (-t, t):
-        ax1.axvline(x, color="tab:red", linestyle="--", linewidth=1)
-    ax1.set(
-        title=f"Agreement score ({summary.positive:,} ≥ {t}, {summary.negative:,} ≤ −{t})",
-        xlabel="score",
-        ylabel="pairs",
-    )
-    ax2.stairs(summary.jaccard_hist, JACCARD_BINS, fill=True, color="tab:green")
-    ax2.set(title="Jaccard of promoter sets", xlabel="Jaccard", ylabel="pairs")
-    fig.suptitle(f"{summary.pairs:,} pairs with ≥ {summary.settings.min_corated} co-raters")
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
 
 
 def _fingerprint(ws: Workspace) -> str | None:

@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -27,6 +27,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from animerec.data.catalog import CATALOG_COLUMNS
+from animerec.data.ingest_files import find_inputs, publish
 from animerec.data.schema import (
     ANIME_COLUMNS,
     ANIMELIST_COLUMNS,
@@ -35,11 +36,10 @@ from animerec.data.schema import (
     RATING_COLUMNS,
     SYNOPSIS_COLUMNS,
     Column,
-    find_file,
     resolve_columns,
 )
 from animerec.errors import DataError
-from animerec.workspace import Workspace, atomic_path, fingerprint_files, now_iso, write_json
+from animerec.workspace import Workspace, fingerprint_files
 
 REJECT_FIELDS = ("file", "row", "reason", "value")
 _INT_RE = r"^\s*[+-]?[0-9]{1,18}\s*$"
@@ -373,15 +373,9 @@ def ingest(
     settings = settings or IngestSettings()
     t0 = time.perf_counter()
     data_dir = Path(data_dir)
-    if not data_dir.is_dir():
-        raise DataError(f"{data_dir}: data folder not found")
-    anime_path = find_file(data_dir, "anime")
-    synopsis_path = find_file(data_dir, "anime_with_synopsis")
-    rating_path = find_file(data_dir, "rating_complete", required=False)
-    animelist_path = find_file(data_dir, "animelist", required=False)
-    if rating_path is None and animelist_path is None:
-        raise DataError(f"{data_dir / 'rating_complete.csv'}: file not found (nor animelist.csv)")
-    inputs = [p for p in (anime_path, synopsis_path, rating_path, animelist_path) if p is not None]
+    files = find_inputs(data_dir)
+    anime_path, synopsis_path = files.anime, files.synopsis
+    rating_path, animelist_path, inputs = files.ratings, files.animelist, files.paths
 
     workspace.root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".ingest.", dir=workspace.root))
@@ -434,16 +428,7 @@ def ingest(
             fingerprint=fingerprint_files(inputs),
         )
         del ratings
-        # Publish: each artefact renamed into place; the manifest last, so it vouches for the rest.
-        with atomic_path(workspace.anime) as p:
-            catalog.to_parquet(p, index=False)
-        os.replace(tmp / "ratings.parquet", workspace.ratings)
-        os.replace(tmp / "rejects.csv", workspace.rejects)
-        summary.seconds = round(time.perf_counter() - t0, 2)
-        write_json(
-            workspace.manifest,
-            {"ingest": asdict(summary), "created": now_iso(), "tool": "animerec"},
-        )
+        publish(workspace, tmp, catalog, summary, t0)
         return summary
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

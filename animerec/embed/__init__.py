@@ -8,15 +8,11 @@ onnxruntime, httpx) load only when an embedder first encodes.
 from animerec.embed.base import Embedder, normalize
 from animerec.embed.cache import EmbeddingCache, cached_encode, catalog_embeddings, text_hash
 from animerec.embed.local import SentenceTransformerEmbedder
-from animerec.embed.onnx import OnnxEmbedder, export_onnx
+from animerec.embed.model_dir import cache_root
+from animerec.embed.onnx import OnnxEmbedder
+from animerec.embed.onnx_export import export_onnx
 from animerec.embed.openai import EmbeddingAPIError, OpenAIEmbedder, OpenAISettings
-from animerec.embed.registry import (
-    BACKENDS,
-    REGISTRY,
-    cache_root,
-    get_embedder,
-    resolve_model_dir,
-)
+from animerec.embed.registry import BACKENDS, REGISTRY, get_embedder, resolve_model_dir
 
 __all__ = [
     "BACKENDS",

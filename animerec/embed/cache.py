@@ -18,17 +18,15 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
+from tqdm.auto import tqdm
 
+from animerec.data.catalog import Catalog
 from animerec.embed.base import Embedder
 from animerec.errors import AnimerecError
-from animerec.text import text_hash
+from animerec.text import describe, text_hash
 from animerec.workspace import Workspace, atomic_path, now_iso, read_json, write_json
-
-if TYPE_CHECKING:
-    from animerec.data.catalog import Catalog
 
 __all__ = ["EmbeddingCache", "cached_encode", "catalog_embeddings", "text_hash"]
 
@@ -219,8 +217,6 @@ def _encode_missing(
     chunk_size: int,
     flush_seconds: float,
 ) -> None:
-    from tqdm.auto import tqdm
-
     fingerprint = getattr(embedder, "fingerprint", None)
     items = list(todo.items())
     show = progress if progress is not None else len(items) > chunk_size
@@ -253,8 +249,6 @@ def catalog_embeddings(
 ) -> np.ndarray:
     """``float32 [len(catalog), dim]``: the embedding of each anime's description, in catalog
     order, through the workspace's cache."""
-    from animerec.text import describe
-
     texts = describe(catalog, variant)
     if len(texts) != len(catalog):
         raise AnimerecError(f"describe gave {len(texts)} texts for {len(catalog)} catalog rows")

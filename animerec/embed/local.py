@@ -10,10 +10,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from animerec.embed.base import Embedder
+from animerec.embed.model_dir import model_fingerprint
 from animerec.errors import AnimerecError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+
+__all__ = ["PROGRESS_MIN_TEXTS", "SentenceTransformerEmbedder"]
 
 PROGRESS_MIN_TEXTS = 512  # below this a progress bar is noise
 
@@ -70,8 +73,6 @@ class SentenceTransformerEmbedder(Embedder):
         """Fingerprint of the weights on disk (None for hub names): the cache drops stale vectors."""
         if not Path(self.model_source).is_dir():
             return None
-        from animerec.embed.registry import model_fingerprint
-
         return model_fingerprint(self.model_source)
 
     def _encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:

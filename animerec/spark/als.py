@@ -27,6 +27,8 @@ from animerec.data.catalog import Catalog
 from animerec.data.ratings import History, Ratings
 from animerec.recommend.als import ALS
 from animerec.recommend.itemspace import ItemSpace, weighted
+from animerec.spark.labels import read_ratings
+from animerec.spark.session import spark_session
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -59,8 +61,6 @@ def fit_factors(
     """
     from pyspark.ml.recommendation import ALS as MLlibALS
     from pyspark.sql import functions as F
-
-    from animerec.spark.labels import read_ratings
 
     df = read_ratings(spark, ratings)
     if users is not None:
@@ -134,8 +134,6 @@ class SparkALS(ALS):
 
     def _session(self) -> SparkSession:
         if self.spark is None:
-            from animerec.spark.session import spark_session
-
             self.spark = spark_session()
         return self.spark
 

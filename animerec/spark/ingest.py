@@ -19,7 +19,6 @@ import shutil
 import tempfile
 import time
 from collections import Counter
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,15 +26,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from animerec.data.ingest import IngestSummary, _Rejects, read_catalog
+from animerec.data.ingest import IngestSummary, _Rejects, read_catalog, read_header
+from animerec.data.ingest_files import find_inputs, publish
 from animerec.data.schema import (
     ANIMELIST_COLUMNS,
     COMPLETED_STATUS,
     RATING_COLUMNS,
-    find_file,
 )
 from animerec.errors import DataError
-from animerec.workspace import Workspace, atomic_path, fingerprint_files, now_iso, write_json
+from animerec.workspace import Workspace, fingerprint_files
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -58,7 +57,6 @@ def _uri(path: Path) -> str:
 
 def _header(path: Path, columns: tuple[str, ...]) -> list[str]:
     """The header's column names, with the embedded ingest's checks and messages."""
-    from animerec.data.ingest import read_header
 
     return read_header(path, columns)
 
@@ -212,15 +210,9 @@ def ingest(
 
     t0 = time.perf_counter()
     data_dir = Path(data_dir)
-    if not data_dir.is_dir():
-        raise DataError(f"{data_dir}: data folder not found")
-    anime_path = find_file(data_dir, "anime")
-    synopsis_path = find_file(data_dir, "anime_with_synopsis")
-    rating_path = find_file(data_dir, "rating_complete", required=False)
-    animelist_path = find_file(data_dir, "animelist", required=False)
-    if rating_path is None and animelist_path is None:
-        raise DataError(f"{data_dir / 'rating_complete.csv'}: file not found (nor animelist.csv)")
-    inputs = [p for p in (anime_path, synopsis_path, rating_path, animelist_path) if p is not None]
+    files = find_inputs(data_dir)
+    anime_path, synopsis_path = files.anime, files.synopsis
+    rating_path, animelist_path, inputs = files.ratings, files.animelist, files.paths
     sources = [
         (i, p, cols)
         for i, (p, cols) in enumerate(
@@ -280,20 +272,7 @@ def ingest(
             skipped=dict(sorted(skipped.items())),
             fingerprint=fingerprint_files(inputs),
         )
-        with atomic_path(workspace.anime) as p:
-            catalog.to_parquet(p, index=False)
-        os.replace(tmp / "ratings.parquet", workspace.ratings)
-        os.replace(tmp / "rejects.csv", workspace.rejects)
-        summary.seconds = round(time.perf_counter() - t0, 2)
-        write_json(
-            workspace.manifest,
-            {
-                "ingest": asdict(summary),
-                "engine": "spark",
-                "created": now_iso(),
-                "tool": "animerec",
-            },
-        )
+        publish(workspace, tmp, catalog, summary, t0, engine="spark")
         return summary
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

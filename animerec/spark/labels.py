@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from animerec.data.nps import DETRACTOR_MAX, PROMOTER_MIN
 from animerec.data.ratings import Ratings
 from animerec.labels import LabelSettings, PairCounts, labels_frame
 
@@ -76,8 +77,9 @@ def pair_counts_frame(
         u = pd.DataFrame({"user_id": np.unique(np.asarray(users, dtype=np.int64))})
         r = r.join(F.broadcast(spark.createDataFrame(u)), "user_id", "left_semi")
     # Passives (7–8) are no co-raters; p = 1 promoter (9–10), 0 detractor (≤ 6).
-    polar = r.where((F.col("rating") >= 9) | (F.col("rating") <= 6)).select(
-        "user_id", "anime_id", (F.col("rating") >= 9).cast("int").alias("p")
+    promoter = F.col("rating") >= PROMOTER_MIN
+    polar = r.where(promoter | (F.col("rating") <= DETRACTOR_MAX)).select(
+        "user_id", "anime_id", promoter.cast("int").alias("p")
     )
     cand = (
         polar.groupBy("anime_id")

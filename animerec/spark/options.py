@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+from animerec.errors import AnimerecError
+
+__all__ = ["Engine", "EngineOpt", "MasterOpt", "SparkConfOpt", "check_engine"]
 
 
 class Engine(StrEnum):
@@ -46,27 +45,7 @@ SparkConfOpt = Annotated[
 ]
 
 
-@contextmanager
-def cli_session(master: str | None, conf: list[str] | None) -> Iterator[SparkSession]:
-    """The session the command-line options ask for, stopped at the end unless it was already
-    running in this process (then it is someone else's)."""
-    from animerec.spark.session import SparkSettings, _import_pyspark, parse_conf, spark_session
-
-    settings = parse_conf(conf)
-    memory = settings.pop("spark.driver.memory", SparkSettings.driver_memory)
-    _, SparkSession = _import_pyspark()
-    existing = SparkSession.getActiveSession()
-    spark = spark_session(SparkSettings(master=master, driver_memory=memory, conf=settings))
-    try:
-        yield spark
-    finally:
-        if existing is None:
-            spark.stop()
-
-
 def check_engine(engine: Engine, master: str | None, conf: list[str] | None) -> None:
     """Spark options without ``--engine spark`` are a mistake worth one line, not silence."""
-    from animerec.errors import AnimerecError
-
     if engine is not Engine.spark and (master or conf):
         raise AnimerecError("--master and --spark-conf need --engine spark")

@@ -12,6 +12,8 @@ import shutil
 import sys
 import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,6 +37,9 @@ appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
 logger.gateway.name = org.apache.spark.api.python.PythonGatewayServer
 logger.gateway.level = error
 """
+
+
+__all__ = ["SparkSettings", "cli_session", "parse_conf", "spark_session"]
 
 
 @dataclass(frozen=True)
@@ -138,3 +143,19 @@ def parse_conf(items: list[str] | None) -> dict[str, str]:
             raise AnimerecError(f"--spark-conf takes key=value, got {item!r}")
         out[key.strip()] = value.strip()
     return out
+
+
+@contextmanager
+def cli_session(master: str | None, conf: list[str] | None) -> Iterator[SparkSession]:
+    """The session the command-line options ask for, stopped at the end unless it was already
+    running in this process (then it is someone else's)."""
+    settings = parse_conf(conf)
+    memory = settings.pop("spark.driver.memory", SparkSettings.driver_memory)
+    _, SparkSession = _import_pyspark()
+    existing = SparkSession.getActiveSession()
+    spark = spark_session(SparkSettings(master=master, driver_memory=memory, conf=settings))
+    try:
+        yield spark
+    finally:
+        if existing is None:
+            spark.stop()

@@ -11,8 +11,9 @@ from typer.testing import CliRunner
 
 from animerec.cli import app, main
 from animerec.data.catalog import CATALOG_COLUMNS
+from animerec.embed.tokenizer import load_tokenizer
 from animerec.text import describe as describe_texts
-from animerec.text import load_tokenizer, token_lengths, truncation_shares
+from animerec.text import token_lengths, truncation_shares
 from animerec.workspace import Workspace
 
 ROWS = [

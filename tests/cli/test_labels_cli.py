@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from cliruns import run_cli
 
-from animerec.cli import main
 from animerec.data.ratings import Ratings
 from animerec.data.split import protocol_split
 from animerec.labels import LabelSettings, pair_labels
@@ -43,14 +42,7 @@ def as_ratings(frame: pd.DataFrame) -> Ratings:
 
 
 def run_main(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["animerec", "labels", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(monkeypatch, capsys, "labels", *args)
 
 
 def read_pairs(path: Path) -> pd.DataFrame:

@@ -135,16 +135,16 @@ def test_a_different_dimension_under_the_same_name_is_refused(tmp_path):
 
 
 def _tiny_catalog() -> Catalog:
+    robot = {
+        "name": "Robot Dragon",
+        "type": "TV",
+        "genres": "Action, Mecha",
+        "synopsis": "A robot meets a dragon.",
+        "studios": "Sunrise",
+        "source": "Original",
+    }
     rows = [
-        {
-            "anime_id": 1,
-            "name": "Robot Dragon",
-            "type": "TV",
-            "genres": "Action, Mecha",
-            "synopsis": "A robot meets a dragon.",
-            "studios": "Sunrise",
-            "source": "Original",
-        },
+        {"anime_id": 1, **robot},
         {
             "anime_id": 5,
             "name": "School Love",
@@ -153,15 +153,7 @@ def _tiny_catalog() -> Catalog:
             "synopsis": "A love story at school.",
             "premiered": "Spring 2001",
         },
-        {
-            "anime_id": 9,
-            "name": "Robot Dragon",
-            "type": "TV",
-            "genres": "Action, Mecha",
-            "synopsis": "A robot meets a dragon.",
-            "studios": "Sunrise",
-            "source": "Original",
-        },
+        {"anime_id": 9, **robot},  # the same row again: one description, one vector
     ]
     return Catalog(pd.DataFrame(rows).reindex(columns=CATALOG_COLUMNS))
 

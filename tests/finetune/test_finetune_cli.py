@@ -13,7 +13,9 @@ from animerec.cli import app, main
 from animerec.cli.finetune import parse_duration
 from animerec.data.ratings import Ratings
 from animerec.errors import AnimerecError
-from animerec.finetune import read_manifest
+from animerec.finetune import RECOMMENDED
+from animerec.finetune import run as run_module
+from animerec.finetune.run import read_manifest
 
 
 @pytest.fixture
@@ -41,24 +43,17 @@ def args(ws, tiny_model_dir, *extra):
     ]
 
 
+def invoke(ws, tiny_model_dir, *extra):
+    """``animerec finetune`` on the tiny model, through typer's test runner."""
+    return CliRunner().invoke(app, args(ws, tiny_model_dir, *extra))
+
+
 def test_finetune_cli_trains_and_registers(tiny_ws, tiny_model_dir):
-    result = CliRunner().invoke(
-        app,
-        args(
-            tiny_ws,
-            tiny_model_dir,
-            "--out",
-            "ft-cli",
-            "--loss",
-            "cosine",
-            "--recipe",
-            "book",
-            "--min-corated",
-            "5",
-            "--method",
-            "full",
-        ),  # fmt: skip
-    )
+    result = invoke(
+        tiny_ws, tiny_model_dir,
+        "--out", "ft-cli", "--loss", "cosine", "--recipe", "book",
+        "--min-corated", "5", "--method", "full",
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "validation Spearman" in result.output and "--embedder ft-cli" in result.output
     m = read_manifest(tiny_ws.models_dir / "ft-cli")
@@ -68,6 +63,25 @@ def test_finetune_cli_trains_and_registers(tiny_ws, tiny_model_dir):
     from animerec.embed.registry import get_embedder
 
     assert get_embedder("ft-cli", workspace=tiny_ws).encode(["a robot story"]).shape == (1, 32)
+
+
+class _Stop(Exception):
+    """Raised by the stand-in run: the settings are all the test needs."""
+
+
+def test_cli_defaults_are_the_recommended_run(tiny_ws, monkeypatch):
+    """`animerec finetune --out anime-minilm --users train` (scripts/main.sh) trains RECOMMENDED."""
+    seen = {}
+
+    def capture(*args, settings, **kwargs):
+        seen["settings"], seen["name"] = settings, args[3]
+        raise _Stop
+
+    monkeypatch.setattr(run_module, "finetune", capture)
+    result = CliRunner().invoke(app, ["finetune", "-w", str(tiny_ws.root), "--users", "train"])
+    assert isinstance(result.exception, _Stop), result.output
+    assert seen["settings"] == RECOMMENDED
+    assert seen["name"] == "anime-minilm"
 
 
 @pytest.fixture
@@ -84,21 +98,10 @@ def tail_ws(tmp_path):
 
 def test_finetune_cli_all_users_and_teacher(tail_ws, tiny_model_dir):
     tiny_ws = tail_ws
-    result = CliRunner().invoke(
-        app,
-        args(
-            tiny_ws,
-            tiny_model_dir,
-            "--out",
-            "ft-all",
-            "--users",
-            "all",
-            "--min-raters",
-            "5",
-            "--time-budget",
-            "5m",
-        ),  # fmt: skip
-    )
+    result = invoke(
+        tiny_ws, tiny_model_dir,
+        "--out", "ft-all", "--users", "all", "--min-raters", "5", "--time-budget", "5m",
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     m = read_manifest(tiny_ws.models_dir / "ft-all")
     assert m["users"] == {**m["users"], "source": "all", "count": 200}

@@ -9,14 +9,10 @@ import pytest
 from animerec.data.ratings import Ratings
 from animerec.errors import AnimerecError
 from animerec.evaluate.split import protocol_split
-from animerec.finetune.pairs import (
-    NO_ANIME,
-    PairSettings,
-    TrainingPairs,
-    add_mined_negatives,
-    build_pairs,
-    cap_pairs,
-)
+from animerec.finetune import PairSettings
+from animerec.finetune.negatives import add_mined_negatives
+from animerec.finetune.pairs import build_pairs
+from animerec.finetune.training_pairs import NO_ANIME, TrainingPairs, cap_pairs
 from animerec.labels import LabelSettings, pair_labels
 
 

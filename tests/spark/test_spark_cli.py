@@ -7,25 +7,13 @@ the pair table (counts exactly, scores and Jaccard to 1e-9) and the label summar
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from cliruns import run_cli as run_main
 
-from animerec.cli import main
 from animerec.workspace import Workspace
-
-
-def run_main(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["animerec", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_both_engines_agree_on_the_sample(

@@ -10,8 +10,9 @@ import pytest
 from animerec.embed.registry import get_embedder, resolve_model_dir
 from animerec.errors import AnimerecError
 from animerec.evaluate.split import protocol_split
-from animerec.finetune import FinetuneSettings, PairSettings, finetune, read_manifest
-from animerec.finetune.train import anime_texts, planned_steps
+from animerec.finetune import FinetuneSettings, PairSettings
+from animerec.finetune.dataset import anime_texts
+from animerec.finetune.run import finetune, read_manifest
 
 PAIRS = {
     "cosine": PairSettings(recipe="book", min_corated=5),
@@ -24,6 +25,8 @@ def tiny_settings(tiny_model_dir, loss: str, **kw) -> FinetuneSettings:
     args = dict(
         base=str(tiny_model_dir),
         loss=loss,
+        method="full",
+        pairs=PAIRS[loss],
         max_seq_length=32,
         batch_size=8,
         max_steps=4,
@@ -45,8 +48,7 @@ def run(taste, ws, tiny_model_dir, name, loss="mnrl", pairs=None, **kw):
         users,
         name,
         workspace=ws,
-        settings=tiny_settings(tiny_model_dir, loss, **kw),
-        pairs=pairs or PAIRS[loss],
+        settings=tiny_settings(tiny_model_dir, loss, pairs=pairs or PAIRS[loss], **kw),
         log=lambda msg: None,
     )
 
@@ -137,40 +139,17 @@ def test_retraining_replaces_the_model_atomically(taste, taste_ws, tiny_model_di
     assert sorted(p.name for p in taste_ws.models_dir.iterdir()) == ["ft-again"]
 
 
-def test_planned_steps():
-    s = FinetuneSettings(batch_size=32, epochs=2)
-    assert planned_steps(100, s) == 8
-    assert planned_steps(100, FinetuneSettings(batch_size=32, max_steps=3)) == 3
-    assert planned_steps(10, FinetuneSettings(batch_size=32, epochs=0.5)) == 1
-    # data-parallel: 4 processes each take 32 rows a step, so an epoch of 256 rows is 2 steps
-    assert planned_steps(256, FinetuneSettings(batch_size=32, epochs=1), processes=4) == 2
-
-
 def test_only_the_main_process_writes(taste, taste_ws, tiny_model_dir, monkeypatch):
     """Under torchrun every rank runs the command; only rank 0 may save the model."""
-    from animerec.finetune import train as train_mod
+    from animerec.finetune import run as run_mod
 
     monkeypatch.setenv("RANK", "1")
-    monkeypatch.setattr(train_mod, "world_size", lambda: 1)  # one real process here
+    monkeypatch.setattr(run_mod, "world_size", lambda: 1)  # one real process here
     result = run(taste, taste_ws, tiny_model_dir, "ft-rank1", "cosine", max_steps=2)
     assert not result.path.exists()
     assert result.manifest["validation"]["before"] is None  # rank 1 does not evaluate
     monkeypatch.setenv("RANK", "0")
-    assert train_mod.is_main_process()
-
-
-def test_world_size_comes_from_the_launcher(monkeypatch, tiny_model_dir):
-    from sentence_transformers import SentenceTransformer
-
-    from animerec.finetune.train import make_loss, world_size
-
-    monkeypatch.delenv("WORLD_SIZE", raising=False)
-    assert world_size() == 1
-    monkeypatch.setenv("WORLD_SIZE", "4")
-    assert world_size() == 4
-    model = SentenceTransformer(str(tiny_model_dir), device="cpu")
-    assert make_loss(model, FinetuneSettings(loss="mnrl"), 4).gather_across_devices
-    assert not make_loss(model, FinetuneSettings(loss="mnrl"), 1).gather_across_devices
+    assert run_mod.is_main_process()
 
 
 @pytest.mark.parametrize(
@@ -180,15 +159,6 @@ def test_world_size_comes_from_the_launcher(monkeypatch, tiny_model_dir):
 def test_bad_model_names_are_refused(taste, taste_ws, tiny_model_dir, name, message):
     with pytest.raises(AnimerecError, match=message):
         run(taste, taste_ws, tiny_model_dir, name)
-
-
-def test_bad_settings_are_refused():
-    with pytest.raises(AnimerecError, match="unknown loss"):
-        FinetuneSettings(loss="triplet")
-    with pytest.raises(AnimerecError, match="cached MNRL"):
-        FinetuneSettings(loss="cosine", mini_batch_size=4)
-    with pytest.raises(AnimerecError, match="max_steps"):
-        FinetuneSettings(max_steps=0)
 
 
 def test_seq_length_beyond_the_model_is_refused(taste, taste_ws, tiny_model_dir):
@@ -224,15 +194,6 @@ def test_adapter_trains_a_dense_layer_over_the_frozen_encoder(
         want = dense({"sentence_embedding": torch.tensor(base)})["sentence_embedding"].numpy()
     want /= np.linalg.norm(want, axis=1, keepdims=True)
     np.testing.assert_allclose(tuned, want, atol=1e-5)
-
-
-def test_method_defaults():
-    full, adapter = FinetuneSettings(), FinetuneSettings(method="adapter")
-    assert (full.epochs, full.batch_size, full.learning_rate) == (1.0, 32, 5e-5)
-    assert (adapter.epochs, adapter.batch_size, adapter.learning_rate) == (30.0, 256, 1e-3)
-    assert FinetuneSettings(method="adapter", batch_size=64).batch_size == 64
-    with pytest.raises(AnimerecError, match="unknown method"):
-        FinetuneSettings(method="lora")
 
 
 def test_adapter_primes_the_embedding_cache_with_what_the_model_computes(
@@ -279,7 +240,7 @@ def test_evaluation_refuses_an_embedder_that_saw_its_test_users(taste, taste_ws,
     finetune(
         ratings, catalog, all_users, "seen-all", workspace=taste_ws,
         settings=tiny_settings(tiny_model_dir, "cosine", max_steps=2),
-        pairs=PAIRS["cosine"], users_label="all", log=lambda msg: None,
+        users_label="all", log=lambda msg: None,
     )  # fmt: skip
     with pytest.raises(AnimerecError, match="fine-tuned on ratings of .* test users"):
         evaluate(

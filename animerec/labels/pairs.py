@@ -22,17 +22,35 @@ shares equal a per-pair computation bit for bit.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
+from animerec.data.nps import DETRACTOR, PASSIVE, PROMOTER, nps
 from animerec.data.ratings import Ratings
 
-PROMOTER, PASSIVE, DETRACTOR = 1, 0, -1
+__all__ = [
+    "COLUMNS",
+    "DETRACTOR",
+    "MAX_USERS",
+    "PASSIVE",
+    "PROMOTER",
+    "SPLITS",
+    "LabelSettings",
+    "PairCounts",
+    "iter_pair_counts",
+    "iter_pair_labels",
+    "labels_frame",
+    "nps",
+    "nps_matrices",
+    "pair_counts",
+    "pair_labels",
+    "scores",
+    "split_pairs",
+]
 
 # One sparse product yields three counts at once: a promoter enters as 1 and a detractor as
 # 2**20, so a pair's dot product is  n_agree + 2**20 · n_disagree + 2**40 · n_both_detract,
@@ -77,12 +95,6 @@ class LabelSettings:
             raise ValueError(f"threshold must be in (0, 1], got {self.threshold}")
         if not 0.0 <= self.val_frac < 1.0:
             raise ValueError(f"val_frac must be in [0, 1), got {self.val_frac}")
-
-
-def nps(rating: np.ndarray) -> np.ndarray:
-    """Ratings 1–10 as NPS: 9–10 → +1 (promoter), 7–8 → 0 (passive), ≤ 6 → −1 (detractor)."""
-    r = np.asarray(rating)
-    return np.where(r >= 9, PROMOTER, np.where(r >= 7, PASSIVE, DETRACTOR)).astype(np.int8)
 
 
 def nps_matrices(
@@ -306,71 +318,3 @@ def pair_labels(
     settings = settings or LabelSettings()
     c = pair_counts(ratings, users, settings.min_corated, block_size=block_size, progress=progress)
     return labels_frame(c, settings)
-
-
-SCORE_BINS = np.linspace(-1.0, 1.0, 41)
-JACCARD_BINS = np.linspace(0.0, 1.0, 51)
-
-
-@dataclass
-class LabelSummary:
-    """Counts worth checking before training on the labels, accumulated block by block."""
-
-    settings: LabelSettings
-    pairs: int = 0
-    positive: int = 0
-    negative: int = 0
-    splits: dict[str, dict[str, int]] = field(default_factory=dict)
-    anime_in_pairs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    anime_labelled: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    score_hist: np.ndarray = field(default_factory=lambda: np.zeros(len(SCORE_BINS) - 1, np.int64))
-    jaccard_hist: np.ndarray = field(
-        default_factory=lambda: np.zeros(len(JACCARD_BINS) - 1, np.int64)
-    )
-
-    def add(self, pairs: pd.DataFrame) -> LabelSummary:
-        label = pairs["label"].to_numpy()
-        split = np.asarray(pairs["split"], dtype=object)
-        a, b = pairs["anime_a"].to_numpy(), pairs["anime_b"].to_numpy()
-        self.pairs += len(pairs)
-        self.positive += int((label == 1).sum())
-        self.negative += int((label == -1).sum())
-        for name in ("train", "val"):
-            d = self.splits.setdefault(name, {"pairs": 0, "positive": 0, "negative": 0})
-            on = split == name
-            d["pairs"] += int(on.sum())
-            d["positive"] += int((on & (label == 1)).sum())
-            d["negative"] += int((on & (label == -1)).sum())
-        self.anime_in_pairs = np.union1d(self.anime_in_pairs, np.union1d(a, b))
-        lab = label != 0
-        self.anime_labelled = np.union1d(self.anime_labelled, np.union1d(a[lab], b[lab]))
-        self.score_hist += np.histogram(pairs["score"], SCORE_BINS)[0]
-        self.jaccard_hist += np.histogram(pairs["jaccard"], JACCARD_BINS)[0]
-        return self
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "pairs": self.pairs,
-            "positive": self.positive,
-            "negative": self.negative,
-            "neutral": self.pairs - self.positive - self.negative,
-            "anime_in_pairs": len(self.anime_in_pairs),
-            "anime_labelled": len(self.anime_labelled),
-            "splits": self.splits,
-            "settings": asdict(self.settings),
-            "score_hist": _hist(SCORE_BINS, self.score_hist),
-            "jaccard_hist": _hist(JACCARD_BINS, self.jaccard_hist),
-        }
-
-
-def _hist(bins: np.ndarray, counts: np.ndarray) -> dict[str, Any]:
-    return {
-        "range": [float(bins[0]), float(bins[-1])],
-        "bins": len(counts),
-        "counts": counts.tolist(),
-    }
-
-
-def label_summary(pairs: pd.DataFrame, settings: LabelSettings) -> dict[str, Any]:
-    """:class:`LabelSummary` of a whole pair table."""
-    return LabelSummary(settings).add(pairs).to_dict()

@@ -1,0 +1,5 @@
+"""``python -m benchmarks.embedding_study -w WS STEP ...``."""
+
+from .cli import main
+
+main()
