@@ -30,18 +30,19 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from embedding_study import (  # noqa: E402  (the study script's helpers, next to this file)
+from embedding_study import (  # noqa: E402  (the study package, next to this file)
     CONFIGS,
     K10,
     Study,
     ad,
     paired_delta,
     parse_label,
+    per_user,
 )
 
 from animerec.data.ratings import Ratings, histories_from_ratings  # noqa: E402
 from animerec.evaluate.split import SEED, Split  # noqa: E402
-from animerec.finetune import finetune, read_manifest  # noqa: E402
+from animerec.finetune.run import finetune, read_manifest  # noqa: E402
 from animerec.workspace import Workspace, read_json, write_json  # noqa: E402
 
 __all__ = ["BOOK_CONFIGS", "likes_split", "main"]
@@ -190,7 +191,6 @@ def train(book: Book, names: list[str]) -> None:
             name,
             workspace=book.study.ws,
             settings=s,
-            pairs=c["pairs"],
             users_label="train",
             base_vectors=lambda v=vectors: (book.ids, v),
         )
@@ -219,6 +219,9 @@ def evaluate_label(book: Book, label: str, splits: dict[str, Split]) -> None:
     if manifest:
         out["finetune"] = {k: manifest.get(k) for k in ("steps", "train_s", "wall_s", "validation")}
     for proto, split in splits.items():
+        # Candidates: the book's anime some training user rated (min_item_raters=1 counts raters
+        # in split.train), so an anime without a vector is never recommended.
+        split = replace(split, train=split.train.take(np.isin(split.train.anime_id, book.ids)))
         model = ContentRecommender(ContentRecommender.Params(min_item_raters=1), vectors=vectors)
         ev = evaluate(
             [model], book.study.ratings, book.study.catalog, split=split, tune_models=False
@@ -226,9 +229,7 @@ def evaluate_label(book: Book, label: str, splits: dict[str, Split]) -> None:
         users, _ = histories_from_ratings(split.history)
         r = ev.results[0]
         res = metrics_dict(ev, {"label": label, "protocol": proto})
-        from embedding_study import _per_user
-
-        res["per_user"] = _per_user(r, split, users)
+        res["per_user"] = per_user(r, split, users)
         out["protocols"][proto] = res
         print(
             f"eval {label} {proto}: NDCG@10 {r.ndcg.mean:.4f} [{r.ndcg.low:.4f}, {r.ndcg.high:.4f}]"

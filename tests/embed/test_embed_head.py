@@ -72,3 +72,12 @@ def test_an_unknown_module_after_pooling_is_refused(adapter_dir, tmp_path):
     ]
     with pytest.raises(AnimerecError, match="module LayerNorm after Pooling"):
         read_head(adapter_dir, modules)
+
+
+def test_the_onnx_backend_runs_the_head(tiny_model_dir, adapter_dir, tmp_path):
+    from animerec.embed.onnx import OnnxEmbedder
+
+    want = SentenceTransformer(str(adapter_dir), device="cpu").encode(TEXTS)
+    onnx = OnnxEmbedder(adapter_dir, "tiny-adapter@64+onnx", 64, export_dir=tmp_path / "o")
+    assert onnx.dim == 32
+    assert float((onnx.encode(TEXTS) * want).sum(axis=1).min()) > 0.9999
