@@ -143,7 +143,8 @@ def extend(book: Book, labels: list[str], source: str, check: int = 16) -> None:
     """``label`` (name@N) from ``source`` (name@M, M < N): descriptions of ≤ M tokens are copied
     (same tokens, same vector), only the longer ones encoded."""
     from animerec.embed.cache import EmbeddingCache, cached_encode
-    from animerec.text import load_tokenizer, text_hash, token_lengths
+    from animerec.embed.tokenizer import load_tokenizer
+    from animerec.text import text_hash, token_lengths
 
     src_name, src_seq = parse_label(source)
     cache = EmbeddingCache(book.study.ws)

@@ -81,3 +81,15 @@ def test_the_onnx_backend_runs_the_head(tiny_model_dir, adapter_dir, tmp_path):
     onnx = OnnxEmbedder(adapter_dir, "tiny-adapter@64+onnx", 64, export_dir=tmp_path / "o")
     assert onnx.dim == 32
     assert float((onnx.encode(TEXTS) * want).sum(axis=1).min()) > 0.9999
+
+
+def test_the_books_hub_model_name_still_resolves_online(monkeypatch):
+    """paraphrase-distilroberta-base-v1 (the book's small model) is not packaged here; with a
+    network its hub name goes to sentence-transformers unchanged, behind the same registry."""
+    from animerec.embed.registry import get_embedder
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    name = "sentence-transformers/paraphrase-distilroberta-base-v1"
+    emb = get_embedder(name, max_seq_length=384)  # nothing is downloaded until it encodes
+    assert emb.name == f"{name}@384" and emb.model_source == name
