@@ -206,7 +206,7 @@ def tune_protocols(
         for pn, r in res.items():
             rows[pn].append({"params": point, **r})
             if log is not None:
-                where = "" if pn == HOLDOUT.name else f" [{pn}]"
+                where = "" if pn == HOLDOUT.name else f" @ {pn}"
                 log(f"tune {name}{where} {point}: ndcg@{k}={r['ndcg']:.4f}")
     tune_s = time.perf_counter() - t0
     for pn, (_, s, key) in todo.items():
