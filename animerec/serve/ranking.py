@@ -8,12 +8,26 @@ replace the model call here without touching the routes.
 from __future__ import annotations
 
 from animerec.data.ratings import History
-from animerec.recommend.base import Recommendation, Recommender
+from animerec.recommend.base import Recommender
+from animerec.recommend.explain import Recommendation, explain
+from animerec.recommend.filters import Filters
+from animerec.recommend.pipeline import Fallback, RankOptions, rank_batch
 
 
-def rank(model: Recommender, history: History, k: int, explore: float) -> list[Recommendation]:
-    """The top ``k`` for one history (exploration re-ranking at ``explore`` > 0)."""
-    return model.recommend([history], k, explore=explore)[0]
+def rank(
+    model: Recommender,
+    history: History,
+    k: int,
+    explore: float,
+    filters: Filters | None = None,
+    fallback: Fallback | None = None,
+) -> list[Recommendation]:
+    """The top ``k`` for one history through the ranking pipeline the CLI and the evaluation use:
+    the uniform filters, exploration at ``explore`` > 0, and the popularity fallback for a
+    history the model can say nothing about."""
+    options = RankOptions(k=k, filters=filters or Filters(), explore=explore)
+    ranked = rank_batch(model, [history], options, fallback=fallback)
+    return explain(model, [history], ranked, fallback)[0]
 
 
 __all__ = ["rank"]

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi import Path as PathParam
 
 from animerec.data.ratings import History
+from animerec.recommend.filters import FilterError, Filters
 from animerec.serve.errors import invalid
 from animerec.serve.schemas import (
     MAX_ID,
@@ -21,12 +22,15 @@ from animerec.serve.schemas import (
     MAX_SEARCH,
     MAX_TITLE,
     AnimeDetail,
+    AnimeType,
+    FilterIn,
     Health,
     InputItem,
     RecommendRequest,
     RecommendResponse,
     SearchHit,
     SearchResponse,
+    Season,
 )
 from animerec.serve.state import DISLIKED, LIKED, ServeState, get_state, text
 
@@ -37,6 +41,41 @@ ModelQuery = Annotated[str | None, Query(min_length=1, max_length=50, descriptio
 ExploreQuery = Annotated[
     float, Query(ge=0.0, le=1.0, allow_inf_nan=False, description="0 exploit … 1 explore")
 ]
+
+
+def filter_query(
+    types: Annotated[list[AnimeType] | None, Query(max_length=6)] = None,
+    year_min: Annotated[int | None, Query(ge=1900, le=2100)] = None,
+    year_max: Annotated[int | None, Query(ge=1900, le=2100)] = None,
+    seasons: Annotated[list[Season] | None, Query(max_length=4)] = None,
+    genres: Annotated[list[str] | None, Query(max_length=50)] = None,
+    exclude_genres: Annotated[list[str] | None, Query(max_length=50)] = None,
+    min_episodes: Annotated[int | None, Query(ge=0, le=10_000)] = None,
+    include_adult: bool = False,
+    include_mild_nudity: bool = True,
+) -> Filters:
+    """The uniform filters as query parameters (``?types=TV&types=Movie&year_min=2000``)."""
+    try:
+        return _filters(
+            types=types or [],
+            year_min=year_min,
+            year_max=year_max,
+            seasons=seasons or [],
+            genres=genres or [],
+            exclude_genres=exclude_genres or [],
+            min_episodes=min_episodes,
+            include_adult=include_adult,
+            include_mild_nudity=include_mild_nudity,
+        )
+    except FilterError as exc:
+        raise invalid(exc.field, str(exc)) from None
+
+
+def _filters(**values: Any) -> Filters:
+    return FilterIn(**values).to_filters()
+
+
+FilterQuery = Annotated[Filters, Depends(filter_query)]
 
 
 def json_response(body: Any) -> Response:
@@ -96,11 +135,15 @@ async def anime(s: State, anime_id: AnimeIdPath) -> AnimeDetail:
 
 @router.get("/anime/{anime_id}/similar", response_model=RecommendResponse, tags=["anime"])
 async def similar(
-    s: State, anime_id: AnimeIdPath, model: ModelQuery = None, k: KQuery = 10
+    s: State,
+    anime_id: AnimeIdPath,
+    filters: FilterQuery,
+    model: ModelQuery = None,
+    k: KQuery = 10,
 ) -> Response:
     """What the model recommends to someone who liked just this anime."""
     pos = s.position(anime_id)
-    name, items = s.recommend(History.of([anime_id], [LIKED]), k, model, 0.0)
+    name, items = s.recommend(History.of([anime_id], [LIKED]), k, model, 0.0, filters)
     src = [InputItem(anime_id=anime_id, name=s.cards[pos]["name"], rating=LIKED)]
     return json_response(RecommendResponse(model=name, k=k, explore=0.0, input=src, items=items))
 
@@ -130,7 +173,11 @@ async def recommend(s: State, req: RecommendRequest) -> Response:
         add(ref, DISLIKED, f"disliked[{i}]")
     ids = list(given)
     history = History.of(ids, [given[a][0] for a in ids])
-    name, items = s.recommend(history, req.k, req.model, req.explore)
+    try:
+        filters = req.filters.to_filters()
+    except FilterError as exc:
+        raise invalid(f"filters.{exc.field}", str(exc)) from None
+    name, items = s.recommend(history, req.k, req.model, req.explore, filters)
     inputs = [InputItem(anime_id=a, name=s.summary(a)["name"], rating=given[a][0]) for a in ids]
     return json_response(
         RecommendResponse(model=name, k=req.k, explore=req.explore, input=inputs, items=items)
@@ -140,6 +187,7 @@ async def recommend(s: State, req: RecommendRequest) -> Response:
 __all__ = [
     "AnimeIdPath",
     "ExploreQuery",
+    "FilterQuery",
     "KQuery",
     "ModelQuery",
     "State",

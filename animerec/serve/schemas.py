@@ -9,9 +9,11 @@ fields are refused.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints
+
+from animerec.recommend.filters import Filters
 
 MAX_K = 100
 MAX_LIST = 500
@@ -120,6 +122,44 @@ class RatedAnime(_Strict):
     rating: RatingValue
 
 
+Year = Annotated[int, Field(ge=1900, le=2100, description="a year"), JSON_NUMBER]
+Genre = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+AnimeType = Literal["TV", "Movie", "OVA", "ONA", "Special", "Music"]
+Season = Literal["Winter", "Spring", "Summer", "Fall"]
+
+
+class FilterIn(_Strict):
+    """What may be recommended, whatever the model (the ranking pipeline's uniform filters).
+    Adult titles ("Rx - Hentai") only with ``include_adult``."""
+
+    types: list[AnimeType] = Field(default_factory=list, max_length=6)
+    year_min: Year | None = None
+    year_max: Year | None = None
+    seasons: list[Season] = Field(default_factory=list, max_length=4)
+    genres: list[Genre] = Field(default_factory=list, max_length=50, description="any of these")
+    exclude_genres: list[Genre] = Field(default_factory=list, max_length=50)
+    min_episodes: Annotated[int, Field(ge=0, le=10_000), JSON_NUMBER] | None = None
+    exclude: list[AnimeId] = Field(
+        default_factory=list, max_length=MAX_LIST, description="anime ids never to recommend"
+    )
+    include_adult: StrictBool = False
+    include_mild_nudity: StrictBool = True
+
+    def to_filters(self) -> Filters:
+        return Filters(
+            exclude=tuple(self.exclude),
+            types=tuple(self.types),
+            year_min=self.year_min,
+            year_max=self.year_max,
+            seasons=tuple(self.seasons),
+            genres=tuple(self.genres),
+            exclude_genres=tuple(self.exclude_genres),
+            min_episodes=self.min_episodes,
+            include_adult=self.include_adult,
+            include_mild_nudity=self.include_mild_nudity,
+        )
+
+
 class RecommendRequest(_Strict):
     """Liked titles count as rating 10 and disliked ones as 1 (a detractor on MAL's scale): the
     models weigh them the way they weigh the same ratings from MAL users, and neither comes back."""
@@ -132,6 +172,7 @@ class RecommendRequest(_Strict):
     k: K = 10
     model: ModelName | None = Field(None, description="a served model; default: the server's")
     explore: Explore = 0.0
+    filters: FilterIn = Field(default_factory=FilterIn)
 
     model_config = ConfigDict(
         extra="forbid",

@@ -19,10 +19,12 @@ import pandas as pd
 from fastapi import Request
 
 from animerec.data.catalog import Catalog
-from animerec.data.ratings import History
+from animerec.data.ratings import History, Ratings
 from animerec.data.titles import TitleIndex
 from animerec.errors import AnimerecError, UnknownTitleError
 from animerec.recommend.base import Recommendation, Recommender
+from animerec.recommend.filters import FilterError, Filters
+from animerec.recommend.pipeline import Fallback
 from animerec.recommend.registry import RECOMMENDERS, check_model_names
 from animerec.recommend.store import fitted
 from animerec.serve.db import FeedbackStore
@@ -31,6 +33,9 @@ from animerec.serve.ranking import rank
 from animerec.serve.schemas import MAX_ID, AnimeSummary, Match, RecommendedAnime
 from animerec.text import describe
 from animerec.workspace import Workspace
+
+SAFE = Filters(include_adult=False)
+"""The API's default filters: adult titles only on request (``include_adult``)."""
 
 log = logging.getLogger("animerec.serve")
 
@@ -122,6 +127,8 @@ class ServeState:
     default_model: str
     store: FeedbackStore
     explore: bool
+    fallback: Fallback | None = None
+    """Most-loved titles for a history no model can say anything about (as the CLI has)."""
 
     def __post_init__(self) -> None:
         # A dict lookup per id: the request path resolves a few ids and must stay cheap.
@@ -164,6 +171,7 @@ class ServeState:
             default_model=default_model,
             store=FeedbackStore.for_workspace(workspace, db_url),
             explore=importlib.util.find_spec("animerec.recommend.explore") is not None,
+            fallback=Fallback.of(Ratings.read(workspace.ratings), catalog),
         )
         state.warm_up()
         return state
@@ -227,14 +235,25 @@ class ServeState:
         ]
 
     def recommend(
-        self, history: History, k: int, model: str | None, explore: float
+        self,
+        history: History,
+        k: int,
+        model: str | None,
+        explore: float,
+        filters: Filters | None = None,
     ) -> tuple[str, list[RecommendedAnime]]:
-        """The named (or default) model's top ``k`` for ``history``, as response items."""
+        """The named (or default) model's top ``k`` for ``history``, as response items.
+
+        ``filters`` default to the API's: no adult titles."""
         name, rec = self.model(model)
         self.check_explore(explore)
         if len(history) == 0:
             return name, []
-        return name, self.recommended(rank(rec, history, k, explore))
+        try:
+            recs = rank(rec, history, k, explore, filters or SAFE, self.fallback)
+        except FilterError as exc:
+            raise invalid(f"filters.{exc.field}", str(exc)) from None
+        return name, self.recommended(recs)
 
 
 async def get_state(request: Request) -> ServeState:

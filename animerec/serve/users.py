@@ -22,6 +22,7 @@ from animerec.serve.protection import limit_user_creation, limit_writes
 from animerec.serve.routes import (
     AnimeIdPath,
     ExploreQuery,
+    FilterQuery,
     KQuery,
     ModelQuery,
     State,
@@ -141,6 +142,7 @@ def user_recommendations(
     s: State,
     user_id: UserIdPath,
     uid: CurrentUser,
+    filters: FilterQuery,
     k: KQuery = 10,
     model: ModelQuery = None,
     explore: ExploreQuery = 0.0,
@@ -148,7 +150,7 @@ def user_recommendations(
     """Recommendations from the user's stored ratings (empty until they rate something)."""
     rated = [r for r in s.store.ratings(uid) if r.anime_id in s.pos_of]
     history = History.of([r.anime_id for r in rated], [r.rating for r in rated])
-    name, items = s.recommend(history, k, model, explore)
+    name, items = s.recommend(history, k, model, explore, filters)
     inputs = [
         InputItem(anime_id=r.anime_id, name=s.summary(r.anime_id)["name"], rating=r.rating)
         for r in rated

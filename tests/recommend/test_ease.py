@@ -85,7 +85,7 @@ def test_reason_names_the_history_item_with_the_largest_contribution(four):
     j = int(np.flatnonzero(rec.anime_id == IDS)[0])
     contrib = {"W": model.B[0, j], "Z": model.B[3, j]}
     best = max(contrib, key=contrib.get)
-    assert rec.reason == f"because you liked {best} ({contrib[best]:.2f})"
+    assert rec.reason == f"because you liked {best}"
 
 
 def test_real_sample_matches_the_reference_and_beats_popularity(
@@ -101,7 +101,7 @@ def test_real_sample_matches_the_reference_and_beats_popularity(
     ndcg_default = ndcg_at_10(default)
     assert ndcg_default >= ndcg_plain + 0.02, (ndcg_default, ndcg_plain)
     rec = default.recommend([History.of([19], [10])], k=1)[0][0]  # a Monster fan
-    assert rec.reason.startswith("because you liked Monster (")
+    assert rec.reason == "because you liked Monster"
 
 
 def test_reasons_after_score_equal_reasons_afresh(clusters) -> None:

@@ -67,7 +67,7 @@ def test_reason_names_the_history_item_that_contributed_most(xyz):
     model = ItemKNN(ItemKNN.Params(neighbours=2)).fit(train, catalog)
     (rec,) = model.recommend([History.of([10, 20], [10, 10])], k=1)[0]
     assert rec.anime_id == 30
-    assert rec.reason == f"because you liked X ({J_XZ:.2f})"
+    assert rec.reason == "because you liked X"
 
 
 def test_real_sample_beats_popularity(sample_split, sample_catalog, ndcg_at_10, popularity_ndcg):
@@ -75,4 +75,4 @@ def test_real_sample_beats_popularity(sample_split, sample_catalog, ndcg_at_10, 
     ndcg = ndcg_at_10(model)
     assert ndcg >= popularity_ndcg + 0.10, (ndcg, popularity_ndcg)
     rec = model.recommend([History.of([19], [10])], k=1)[0][0]  # a Monster fan
-    assert rec.reason.startswith("because you liked Monster (")
+    assert rec.reason == "because you liked Monster"

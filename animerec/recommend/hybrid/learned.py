@@ -144,6 +144,8 @@ def fusion_key(
         "rounds": ROUNDS,
         "quality_prior_weight": QUALITY_PRIOR_WEIGHT,
     }
+    if p.min_validation_ratings != 10:  # only when set: the keys cached before it existed stay
+        settings["min_validation_ratings"] = p.min_validation_ratings
     blob = json.dumps(settings, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16], settings
 
