@@ -12,8 +12,8 @@ are paired over the very same users.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -22,6 +22,7 @@ from animerec.data.nps import DETRACTOR_MAX
 from animerec.data.ratings import History, histories_from_ratings
 from animerec.data.split import HOLDOUT, Protocol, Split, without_dislikes
 from animerec.evaluate.metrics import (
+    RELEVANT,
     bootstrap_ci,
     bootstrap_ratio_ci,
     bootstrap_ratio_delta_ci,
@@ -33,6 +34,7 @@ from animerec.evaluate.metrics import (
 __all__ = [
     "REFERENCES",
     "ProtocolData",
+    "ProtocolRuns",
     "UserMeasures",
     "base_protocol",
     "compare",
@@ -174,3 +176,65 @@ def compare(
 def only_holdout(protocols: Sequence[Protocol]) -> bool:
     """Whether the run is today's (no ``protocols`` part in the report at all)."""
     return list(protocols) == [HOLDOUT]
+
+
+class ProtocolRuns:
+    """The per-user measures of every model of one run under every protocol, gathered model by
+    model (so no fitted model outlives its turn) and summarised at the end."""
+
+    def __init__(
+        self,
+        data: Sequence[ProtocolData],
+        k: int,
+        rank: Callable[[Any, list[History]], np.ndarray],
+    ) -> None:
+        self.data, self.k, self.rank = list(data), k, rank
+        self.measures: dict[str, dict[str, UserMeasures]] = {d.protocol.name: {} for d in data}
+        self.without: dict[str, dict[str, UserMeasures]] = {
+            d.protocol.name: {} for d in data if d.without is not None
+        }
+        self.params: dict[str, dict[str, Any]] = {d.protocol.name: {} for d in data}
+
+    def add(
+        self, model: Any, model_for: Callable[[Protocol], Any], holdout_ids: np.ndarray
+    ) -> None:
+        """Measure ``model_for(protocol)`` (``model`` itself, or the same model with parameters
+        tuned for that protocol) under each protocol; the hold-out reuses ``holdout_ids``, the
+        lists the main evaluation ranked, when the model is ``model``."""
+        for d in self.data:
+            name, pm = d.protocol.name, model_for(d.protocol)
+            if d.protocol == HOLDOUT and pm is model:
+                ids = holdout_ids
+            else:
+                ids = self.rank(pm, d.histories)
+            self.measures[name][model.name] = user_measures(ids, d.split, d.users, self.k)
+            self.params[name][model.name] = asdict(pm.params)
+            if d.without is not None:
+                ids = self.rank(pm, d.without)
+                self.without[name][model.name] = user_measures(ids, d.split, d.users, self.k)
+
+    def result(
+        self, tunings: Mapping[str, Mapping[str, Any]], *, n_bootstrap: int, seed: int
+    ) -> dict:
+        """The ``protocols`` part of ``metrics.json``; ``tunings[model][protocol]`` are the
+        per-protocol :class:`~animerec.evaluate.tune.Tuning` objects."""
+        return {
+            "protocols": [d.protocol.name for d in self.data],
+            "tuned_per_protocol": sorted(tunings),
+            "split": {
+                d.protocol.name: {
+                    "n_test_users": int(len(d.users)),
+                    "n_history_ratings": len(d.split.history),
+                    "n_heldout_ratings": len(d.split.heldout),
+                    "n_heldout_relevant": int((d.split.heldout.rating >= RELEVANT).sum()),
+                }
+                for d in self.data
+            },
+            "tunings": {
+                m: {pn: {"best": t.best, "key": t.key, "cached": t.cached} for pn, t in per.items()}
+                for m, per in tunings.items()
+            },
+            "results": compare(
+                self.measures, self.without, self.params, n_bootstrap=n_bootstrap, seed=seed
+            ),
+        }

@@ -12,6 +12,7 @@ import importlib.util
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,14 +42,7 @@ from animerec.evaluate.metrics import (
     nps_user_parts,
     ranking_metrics,
 )
-from animerec.evaluate.protocols import (
-    UserMeasures,
-    base_protocol,
-    compare,
-    only_holdout,
-    prepare,
-    user_measures,
-)
+from animerec.evaluate.protocols import ProtocolRuns, base_protocol, only_holdout, prepare
 from animerec.evaluate.tune import Tuning, tune, tune_protocols
 from animerec.recommend.base import Recommender
 from animerec.recommend.context import Context, FitPool
@@ -469,11 +463,8 @@ def evaluate(
     pdata = prepare(split, protocols, seed=seed) if extra else []
     tuned_protocols = list(dict.fromkeys([HOLDOUT, *(base_protocol(p) for p in protocols)]))
     ptunings: dict[str, dict[str, Tuning]] = {}
-    measures: dict[str, dict[str, UserMeasures]] = {d.protocol.name: {} for d in pdata}
-    without: dict[str, dict[str, UserMeasures]] = {
-        d.protocol.name: {} for d in pdata if d.without is not None
-    }
-    pparams: dict[str, dict[str, Any]] = {d.protocol.name: {} for d in pdata}
+    rank = lambda model, hists: rank_lists(model, hists, k, cold_mask=None, spread=spread).top  # noqa: E731
+    runs = ProtocolRuns(pdata, k, rank)
     cache_dir = workspace.sub("tuning") if workspace is not None else None
 
     results, models_out = [], {}
@@ -517,7 +508,7 @@ def evaluate(
         tuner = tuner or (search if tune_models else None)
         return resolve(name, given, workspace, tuner=tuner, member_tuner=search)
 
-    def protocol_model(m: str | Recommender, model: Recommender, p: Protocol, fits: dict):
+    def protocol_model(m: str | Recommender, model: Recommender, p: Protocol, *, fits: dict):
         """``model``, or the same model with the parameters tuned for protocol ``p`` (fitted
         on ``split.train`` once per distinct parameter set)."""
         if not isinstance(m, str) or m not in ptunings:
@@ -533,21 +524,6 @@ def evaluate(
             other.fit(split.train, catalog)
             fits[key] = other
         return fits[key]
-
-    def measure_protocols(m: str | Recommender, model: Recommender, result: EvalResult) -> None:
-        fits: dict[str, Recommender] = {}
-        for d in pdata:
-            name = d.protocol.name
-            pm = protocol_model(m, model, d.protocol, fits)
-            if d.protocol == HOLDOUT and pm is model:
-                ids = result.recommended
-            else:
-                ids = rank_lists(pm, d.histories, k, cold_mask=None, spread=spread).top
-            measures[name][model.name] = user_measures(ids, d.split, d.users, k)
-            pparams[name][model.name] = asdict(pm.params)
-            if d.without is not None:
-                ids = rank_lists(pm, d.without, k, cold_mask=None, spread=spread).top
-                without[name][model.name] = user_measures(ids, d.split, d.users, k)
 
     # Models fitted in this run, for a hybrid's members (only kept when a hybrid is evaluated).
     pool = FitPool() if any(_has_members(n, (params or {}).get(n, {})) for n in names) else None
@@ -569,7 +545,8 @@ def evaluate(
         if extra:
             if log is not None:
                 log(f"ranking {model.name} under {', '.join(d.protocol.name for d in pdata)}")
-            measure_protocols(m, model, results[-1])
+            fits: dict[str, Recommender] = {}  # this model's fits at other parameters
+            runs.add(model, partial(protocol_model, m, model, fits=fits), results[-1].recommended)
         if keep_models:
             models_out[model.name] = model
 
@@ -589,26 +566,7 @@ def evaluate(
         "coverage_denominator": "anime rated by >= 1 training user",
         "relevant": f"held-out rating >= {RELEVANT}",
     }
-    protocols_out = None
-    if extra:
-        protocols_out = {
-            "protocols": [d.protocol.name for d in pdata],
-            "tuned_per_protocol": sorted(ptunings),
-            "split": {
-                d.protocol.name: {
-                    "n_test_users": int(len(d.users)),
-                    "n_history_ratings": len(d.split.history),
-                    "n_heldout_ratings": len(d.split.heldout),
-                    "n_heldout_relevant": int((d.split.heldout.rating >= RELEVANT).sum()),
-                }
-                for d in pdata
-            },
-            "tunings": {
-                m: {pn: {"best": t.best, "key": t.key, "cached": t.cached} for pn, t in per.items()}
-                for m, per in ptunings.items()
-            },
-            "results": compare(measures, without, pparams, n_bootstrap=n_bootstrap, seed=seed),
-        }
+    protocols_out = runs.result(ptunings, n_bootstrap=n_bootstrap, seed=seed) if extra else None
     return Evaluation(
         protocols=protocols_out,
         protocol_tunings=ptunings,
