@@ -185,7 +185,7 @@ async def recommend(s: State, req: RecommendRequest) -> Response:
         filters = req.filters.to_filters()
     except FilterError as exc:
         raise invalid(f"filters.{exc.field}", str(exc)) from None
-    name, items = s.recommend(history, req.k, req.model, req.explore, filters)
+    name, items = s.recommend(history, req.k, req.model, req.explore, filters, req.franchise)
     inputs = [InputItem(anime_id=a, name=s.summary(a)["name"], rating=given[a][0]) for a in ids]
     return json_response(
         RecommendResponse(model=name, k=req.k, explore=req.explore, input=inputs, items=items)
