@@ -7,6 +7,8 @@ never leaves a half-written file where a later command would trust it.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import hashlib
 import json
 import os
@@ -32,12 +34,35 @@ def default_workspace() -> Path:
     return Path(os.environ.get(ENV_VAR) or DEFAULT_DIR)
 
 
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux ``renameat2(RENAME_EXCHANGE)``); False where the
+    system or the file system cannot, so the caller falls back to two renames."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    res = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if res == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EPERM):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it onto ``target`` only on success.
 
     Works for files and directories alike: whatever the caller creates at the yielded path
-    replaces ``target`` in one rename (a directory target is removed first).
+    replaces ``target`` in one rename. An existing directory target is swapped with the new one
+    in one step where Linux can (``RENAME_EXCHANGE``), so a crash at any moment leaves the old
+    or the new folder, never neither; elsewhere it is moved aside first (a crash between the
+    two renames leaves it as ``.NAME.old``).
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -47,7 +72,9 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         yield work
         if not work.exists():
             raise FileNotFoundError(f"nothing was written to {work}")
-        if target.is_dir() and not target.is_symlink():
+        if target.is_dir() and not target.is_symlink() and _exchange(work, target):
+            pass  # ``work`` now holds the old folder, removed with ``tmp`` below
+        elif target.is_dir() and not target.is_symlink():
             old = target.with_name(f".{target.name}.old")
             shutil.rmtree(old, ignore_errors=True)
             target.rename(old)

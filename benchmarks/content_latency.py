@@ -50,7 +50,7 @@ def main() -> None:
 
 def run(args: argparse.Namespace) -> None:
     from animerec.data.ratings import Ratings, histories_from_ratings
-    from animerec.evaluate.split import protocol_split
+    from animerec.data.split import protocol_split
     from animerec.recommend.registry import RECOMMENDERS
     from animerec.recommend.store import fitted
     from animerec.workspace import Workspace

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from animerec.data.ratings import Ratings
-from animerec.evaluate.split import protocol_split
+from animerec.data.split import protocol_split
 from animerec.labels import LabelSettings, pair_labels
 
 SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mal-2020-sample"

@@ -52,7 +52,7 @@ def main() -> None:
 def run(args: argparse.Namespace) -> None:
     from animerec.data.catalog import Catalog
     from animerec.data.ratings import Ratings, histories_from_ratings
-    from animerec.evaluate.split import protocol_split
+    from animerec.data.split import protocol_split
     from animerec.recommend.context import Context
     from animerec.recommend.registry import make_recommender
     from animerec.workspace import Workspace

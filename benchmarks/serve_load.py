@@ -9,6 +9,15 @@ titles they rated 9–10, sent as ``liked`` ids. The baseline in the same run is
 
     python benchmarks/serve_load.py --workspace WS                  # hybrid if served, else ease
     python benchmarks/serve_load.py --workspace WS --model ease --duration 20 --connections 8
+    python benchmarks/serve_load.py --workspace WS --profile mixed --clients 20
+
+``--profile mixed`` (httpx, asyncio): ``--clients`` users, each created first with
+``POST /users`` and then, for ``--duration`` seconds, sending one request after another — a
+rating write (``PUT /users/{id}/ratings/{anime}`` with the user's bearer token) with
+probability ``--write-share``, else ``POST /recommend``. Afterwards every user is read back
+(``GET /users/{id}``, authenticated) and each acknowledged rating (the last one per anime, the
+requests of one client being sequential) must be stored: lost writes are counted. The server runs
+with its rate limits off (every client is 127.0.0.1), the rest of the protection on.
 
 Prints req/s, p50 and p99 per target and a Markdown table for docs/benchmarks.md.
 """
@@ -68,6 +77,7 @@ def start_server(
         sys.executable, "-c", "from animerec.cli import main; main()", "serve",
         "-w", str(workspace), "--port", str(port), "--db", db, "--model", model,
         "--workers", str(workers), "--log-level", "warning",
+        "--user-rate", "off", "--write-rate", "off",  # every load client is 127.0.0.1
     ]  # fmt: skip
     if cpus and shutil.which("taskset"):
         cmd = ["taskset", "-c", cpus, *cmd]
@@ -173,6 +183,76 @@ async def _httpx_loop(
     }
 
 
+def _summary(lat: list[float], wall: float, errors: int) -> dict:
+    ms = np.asarray(lat) * 1e3 if lat else np.zeros(1)
+    return {
+        "rps": len(lat) / wall,
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "requests": len(lat),
+        "errors": errors,
+        "socket_errors": "",
+        "tool": "httpx",
+    }
+
+
+async def _mixed(
+    base: str, body_list: list[str], anime: list[int], duration: int, clients: int, share: float
+) -> dict:
+    """Recommend + authenticated writes from ``clients`` users; then checks every ack is stored."""
+    import httpx
+
+    lat = {"recommend": [], "write": []}
+    errors = {"recommend": 0, "write": 0}
+    acked: list[dict[int, int]] = [{} for _ in range(clients)]
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    json_ct = {"content-type": "application/json"}
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        users = []
+        for _ in range(clients):
+            r = await client.post("/users", content=b"{}", headers=json_ct)
+            r.raise_for_status()
+            u = r.json()
+            users.append((u["id"], {"Authorization": f"Bearer {u['token']}", **json_ct}))
+        stop = time.perf_counter() + duration
+
+        async def worker(w: int) -> None:
+            rng = np.random.default_rng(w)
+            uid, auth = users[w]
+            i = w
+            while time.perf_counter() < stop:
+                t0 = time.perf_counter()
+                if rng.random() < share:
+                    a, rating = int(rng.choice(anime)), int(rng.integers(1, 11))
+                    r = await client.put(f"/users/{uid}/ratings/{a}",
+                                         content=json.dumps({"rating": rating}), headers=auth)  # fmt: skip
+                    kind = "write"
+                    if r.status_code == 200:
+                        acked[w][a] = rating
+                else:
+                    r = await client.post("/recommend", content=body_list[i % len(body_list)],
+                                          headers=json_ct)  # fmt: skip
+                    kind = "recommend"
+                    i += clients
+                lat[kind].append(time.perf_counter() - t0)
+                errors[kind] += r.status_code >= 300
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(w) for w in range(clients)))
+        wall = time.perf_counter() - t0
+        lost = 0
+        for (uid, auth), want in zip(users, acked, strict=True):
+            r = await client.get(f"/users/{uid}", headers=auth)
+            stored = {x["anime_id"]: x["rating"] for x in r.json()["ratings"]}
+            lost += sum(stored.get(a) != v for a, v in want.items())
+    every = lat["recommend"] + lat["write"]
+    out = {k: _summary(v, wall, errors[k]) for k, v in lat.items()}
+    out["all"] = _summary(every, wall, sum(errors.values()))
+    out["all"]["acked_writes"] = sum(len(a) for a in acked)
+    out["all"]["lost_writes"] = lost
+    return out
+
+
 def load(base: str, method: str, path: str, body_list: list[str], args) -> dict:
     if args.tool == "wrk":
         return run_wrk(base + path, method, path, body_list, args.duration, args.connections,
@@ -207,6 +287,14 @@ def main() -> None:
     ap.add_argument("--client-cpus", default=None, help="taskset CPU list for wrk")
     ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     ap.add_argument("--startup-timeout", type=float, default=1800)
+    ap.add_argument(
+        "--profile",
+        choices=["reads", "mixed"],
+        default="reads",
+        help="reads: POST /recommend alone (and the /health baseline); mixed: recommend + writes",
+    )
+    ap.add_argument("--clients", type=int, default=20, help="mixed: concurrent users")
+    ap.add_argument("--write-share", type=float, default=0.3, help="mixed: share of writes")
     args = ap.parse_args()
 
     from animerec.recommend.registry import RECOMMENDERS
@@ -229,6 +317,11 @@ def main() -> None:
         load(base, "POST", "/recommend", body_list, warm)
         rec = load(base, "POST", "/recommend", body_list, args)
         base_line = load(base, "GET", "/health", [], args)
+        mixed = None
+        if args.profile == "mixed":
+            anime = sorted({a for b in body_list for a in json.loads(b)["liked"]})
+            mixed = asyncio.run(_mixed(base, body_list, anime, args.duration, args.clients,
+                                       args.write_share))  # fmt: skip
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -238,6 +331,12 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
     rows = [(f"POST /recommend ({model}, k={args.k})", rec), ("GET /health (baseline)", base_line)]
+    if mixed is not None:
+        rows += [
+            (f"mixed, {args.clients} clients: all", mixed["all"]),
+            ("mixed: POST /recommend", mixed["recommend"]),
+            ("mixed: PUT rating (authenticated)", mixed["write"]),
+        ]
     for name, r in rows:
         print(f"{name}: {r['rps']:.0f} req/s, p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "
               f"{r['requests']} requests, {r['errors']} non-2xx {r['socket_errors']}")  # fmt: skip
@@ -251,6 +350,13 @@ def main() -> None:
     print(f"\nrecommend / baseline throughput: {rec['rps'] / base_line['rps']:.2f}")
     ok = rec["rps"] >= 300 and rec["p99_ms"] <= 50 and rec["errors"] == 0
     print(f"target (>= 300 req/s, p99 <= 50 ms, no errors): {'met' if ok else 'NOT met'}")
+    if mixed is not None:
+        m = mixed["all"]
+        print(f"mixed: {m['acked_writes']} acknowledged writes, {m['lost_writes']} lost, "
+              f"{m['errors']} errors; mixed / baseline throughput: "
+              f"{m['rps'] / base_line['rps']:.2f}")  # fmt: skip
+        if m["lost_writes"] or m["errors"]:
+            raise SystemExit("mixed profile: errors or lost writes")
 
 
 if __name__ == "__main__":

@@ -33,9 +33,9 @@ def main() -> None:
 
     from animerec.data.catalog import Catalog
     from animerec.data.ratings import Ratings, histories_from_ratings
+    from animerec.data.split import protocol_split, validation_split
     from animerec.evaluate.metrics import coverage, lookup_heldout, ranking_metrics
     from animerec.evaluate.runner import evaluate
-    from animerec.evaluate.split import protocol_split, validation_split
     from animerec.recommend import Spread, mask_seen, spread, top_k
     from animerec.workspace import Workspace
 

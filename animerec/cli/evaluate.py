@@ -77,6 +77,34 @@ def evaluate(
     bootstrap: Annotated[
         int, typer.Option("--bootstrap", help="Bootstrap resamples for the 95% CIs.")
     ] = 1000,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            "--protocol",
+            help="Comma-separated input protocols: holdout (DESIGN §5), likes (N favourites "
+            "given, --likes), or likesN / likesN+d1 by name.",
+        ),
+    ] = "holdout",
+    likes: Annotated[
+        str, typer.Option("--likes", help="The N of the likes protocol, comma-separated.")
+    ] = "1,3,5,10",
+    dislikes: Annotated[
+        int,
+        typer.Option(
+            "--dislikes",
+            help="Also run each likes-N with this many disliked titles given (0 or 1), beside "
+            "the same users without them.",
+        ),
+    ] = 0,
+    tune_per_protocol: Annotated[
+        str,
+        typer.Option(
+            "--tune-per-protocol",
+            help="Models tuned per protocol on validation users (comma-separated, 'none', "
+            "'all', or 'auto': ease when it is evaluated); each distinct parameter set is "
+            "fitted once more.",
+        ),
+    ] = "auto",
     spread: Annotated[
         bool,
         typer.Option(
@@ -93,6 +121,7 @@ def evaluate(
 
     from animerec.data.catalog import Catalog
     from animerec.data.ratings import Ratings
+    from animerec.data.split import parse_protocols
     from animerec.embed.registry import check_backend
     from animerec.evaluate.report import write_report
     from animerec.evaluate.runner import check_explore, default_report_dir
@@ -114,6 +143,20 @@ def evaluate(
         check_backend(backend)
     xs = _floats(explore)
     check_explore(xs)
+    if dislikes not in (0, 1):
+        raise AnimerecError(f"--dislikes takes 0 or 1, got {dislikes}")
+    try:
+        ns = [int(x) for x in _split_list(likes, "likes")]
+        protocols = parse_protocols(_split_list(protocol, "protocol"), ns, dislikes)
+    except ValueError as exc:
+        raise AnimerecError(f"--protocol/--likes: {exc}") from exc
+    per = _split_list(tune_per_protocol, "tune-per-protocol")
+    per = [] if per == ["none"] else names if per == ["all"] else per
+    if per == ["auto"]:
+        per = [n for n in ("ease",) if n in names]
+    unknown = sorted(set(per) - set(names))
+    if unknown:
+        raise AnimerecError(f"--tune-per-protocol names {', '.join(unknown)}, not among --models")
 
     w = workspace(ws)
     w.require_ingested()
@@ -135,6 +178,8 @@ def evaluate(
         params={n: shared for n in names},
         n_bootstrap=bootstrap,
         spread=Spread() if spread else None,
+        protocols=protocols,
+        tune_per_protocol=per,
         log=lambda msg: err.print(f"[dim]{msg}[/dim]"),
     )
     target = out if out is not None else default_report_dir(w)
@@ -172,4 +217,27 @@ def evaluate(
     if not console.is_terminal:  # piped or captured: do not squeeze the table into 80 columns
         console = Console(width=160)
     console.print(table)
+    if ev.protocols is not None:
+        console.print(_protocol_table(ev.protocols, k))
     console.print(f"report: {target / 'report.md'}")
+
+
+def _protocol_table(part: dict, k: int):
+    """NDCG@k per model (rows) and protocol (columns), and the detractor rate."""
+    from rich.table import Table
+
+    res = part["results"]
+    table = Table(title=f"NDCG@{k} / detractor rate per protocol")
+    table.add_column("model")
+    for p in res:
+        table.add_column(p, justify="right", no_wrap=True)
+    models = list(dict.fromkeys(m for rows in res.values() for m in rows))
+    for m in models:
+        cells = []
+        for p in res:
+            r = res[p].get(m)
+            cells.append(
+                "–" if r is None else f"{r['ndcg']['mean']:.3f} / {r['detractor_rate']['mean']:.3f}"
+            )
+        table.add_row(m, *cells)
+    return table

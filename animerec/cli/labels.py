@@ -11,6 +11,7 @@ import typer
 
 from animerec.cli._app import WorkspaceOpt, app, workspace
 from animerec.data.ratings import Ratings
+from animerec.data.split import protocol_split
 from animerec.errors import AnimerecError
 from animerec.labels import LabelSettings, LabelSummary, plot_histograms, write_pairs
 from animerec.spark import labels as spark_labels
@@ -121,10 +122,6 @@ def _spark_pairs(
 def resolve_users(spec: str, ratings: Ratings) -> tuple[np.ndarray, str]:
     """``train`` / ``all`` / a file of ids → (sorted user ids, a description for the summary)."""
     if spec == "train":
-        # Loaded here: animerec.evaluate loads its runner and every recommender, 0.3 s that
-        # every `animerec` command would pay at start-up (python -X importtime -c "import animerec.cli").
-        from animerec.evaluate.split import protocol_split
-
         return protocol_split(ratings).train_users, "train"
     if spec == "all":
         return ratings.users, "all"

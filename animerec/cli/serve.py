@@ -49,6 +49,46 @@ def serve(
         ),
     ] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    user_rate: Annotated[
+        str,
+        typer.Option(
+            envvar="ANIMEREC_USER_RATE",
+            help="User creations allowed per client address ('off' for none), e.g. 10/minute;200/day.",
+        ),
+    ] = "10/minute;200/day",
+    write_rate: Annotated[
+        str,
+        typer.Option(
+            envvar="ANIMEREC_WRITE_RATE",
+            help="Rating writes and deletions allowed per client address ('off' for no limit).",
+        ),
+    ] = "120/minute",
+    rate_storage: Annotated[
+        str,
+        typer.Option(
+            envvar="ANIMEREC_RATE_STORAGE",
+            help="Where rate counts live: memory:// (per worker) or e.g. redis://host:6379.",
+        ),
+    ] = "memory://",
+    max_body: Annotated[
+        int,
+        typer.Option(envvar="ANIMEREC_MAX_BODY", help="Largest request body in bytes.", min=1),
+    ] = 1 << 20,
+    max_upload: Annotated[
+        int,
+        typer.Option(
+            envvar="ANIMEREC_MAX_UPLOAD", help="Largest upload (a MAL list) in bytes.", min=1
+        ),
+    ] = 8 << 20,
+    cors_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cors-origin",
+            envvar="ANIMEREC_CORS_ORIGIN",
+            help="An origin allowed to call the API from a browser (repeat; default: none).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the API (OpenAPI docs at /docs) and the web page (/) for the workspace."""
     import json
@@ -56,13 +96,30 @@ def serve(
 
     import uvicorn
 
-    from animerec.serve.app import SERVE_ENV, available_models, create_app
+    from animerec.serve.app import SERVE_ENV, create_app
+    from animerec.serve.protection import Protection
+    from animerec.serve.state import available_models
 
     w = workspace(ws)
     w.require_ingested()
     models = list(model) if model else available_models()
+    protection = Protection(
+        user_rate=user_rate,
+        write_rate=write_rate,
+        rate_storage=rate_storage,
+        max_body=max_body,
+        max_upload=max_upload,
+        cors_origins=tuple(cors_origin or ()),
+    )
     # Validates the names, the default and the workspace before anything starts.
-    api = create_app(w, db_url=db, models=models, default_model=default_model, embedder=embedder)
+    api = create_app(
+        w,
+        db_url=db,
+        models=models,
+        default_model=default_model,
+        embedder=embedder,
+        protection=protection,
+    )
     if workers == 1:
         uvicorn.run(api, host=host, port=port, log_level=log_level)
         return
@@ -79,6 +136,7 @@ def serve(
             "models": models,
             "default_model": default_model,
             "embedder": embedder,
+            "protection": protection.as_dict(),
         }
     )
     uvicorn.run(

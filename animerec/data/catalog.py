@@ -9,6 +9,8 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from animerec.data.content_rating import frame_flags
+
 # Normalised column names of the catalog table in the workspace (anime.parquet), in order.
 CATALOG_COLUMNS = [
     "anime_id",
@@ -107,3 +109,11 @@ class Catalog:
     @cached_property
     def names(self) -> np.ndarray:
         return self.frame["name"].astype(str).to_numpy()
+
+    @cached_property
+    def content_flags(self) -> np.ndarray:
+        """``uint8 [n]`` :class:`~animerec.data.content_rating.ContentFlag` bits per position
+        (adult, mild nudity), read-only; computed once because every request filters on it."""
+        flags = frame_flags(self.frame)
+        flags.setflags(write=False)
+        return flags

@@ -9,6 +9,8 @@ ingests in bounded memory.
 from __future__ import annotations
 
 import csv
+import errno
+import gzip
 import os
 import shutil
 import tempfile
@@ -27,7 +29,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from animerec.data.catalog import CATALOG_COLUMNS
-from animerec.data.ingest_files import find_inputs, publish
+from animerec.data.ingest_files import find_inputs, publish, stage
 from animerec.data.schema import (
     ANIME_COLUMNS,
     ANIMELIST_COLUMNS,
@@ -94,15 +96,50 @@ class _Rejects:
 # --- the catalog --------------------------------------------------------------------------------
 
 
-def _read_text_csv(path: Path) -> pd.DataFrame:
-    """A small CSV read as strings (nothing converted), with a clear error when empty or broken."""
+MAX_FIELD = 16 << 20
+"""The longest field a catalog CSV may hold (Python's csv module stops at 128 KiB otherwise)."""
+
+
+def _read_text_csv(path: Path, rejects: _Rejects) -> pd.DataFrame:
+    """A small CSV read as strings (nothing converted), indexed by data row number (1-based).
+
+    A row with more or fewer fields than the header is rejected ("wrong number of fields"),
+    not fatal; an empty file, a repeated header name, text that is not UTF-8 or broken
+    quoting stop the ingest with one line naming the file.
+    """
+    csv.field_size_limit(MAX_FIELD)
+    good: list[list[str]] = []
+    numbers: list[int] = []
+    bad: list[tuple[int, str]] = []
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[])
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: the file is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot parse as CSV ({str(exc).splitlines()[0]})") from None
-    return df
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", newline="", encoding="utf-8-sig") as f:
+            records = csv.reader(f)
+            header = next(records, None)
+            if header is None:
+                raise DataError(f"{path}: the file is empty")
+            names = [h.strip() for h in header]
+            twice = next((h for h in names if names.count(h) > 1), None)
+            if twice is not None:
+                raise DataError(
+                    f"{path}: column {twice!r} appears {names.count(twice)} times in the header"
+                )
+            for number, rec in enumerate((r for r in records if r), start=1):
+                if len(rec) == len(header):
+                    good.append(rec)
+                    numbers.append(number)
+                else:
+                    bad.append((number, ",".join(rec)))
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8"
+        ) from None
+    except (csv.Error, gzip.BadGzipFile, EOFError) as exc:
+        raise DataError(f"{path}: cannot parse as CSV ({exc})") from None
+    if bad:
+        rejects.add(path.name, [n for n, _ in bad], ["wrong number of fields"] * len(bad),
+                    [v for _, v in bad])  # fmt: skip
+    return pd.DataFrame(good, columns=header, index=pd.Index(numbers, dtype=np.int64), dtype=str)
 
 
 def _convert(values: pd.Series, kind: str) -> pd.Series:
@@ -121,7 +158,7 @@ def _valid_ids(path: Path, df: pd.DataFrame, id_col: str, rejects: _Rejects) -> 
     ids = pd.to_numeric(raw.where(raw.str.fullmatch(r"[0-9]{1,18}")), errors="coerce")
     bad = ids.isna()
     dup = ~bad & ids.duplicated()
-    rows = np.arange(1, len(df) + 1)
+    rows = df.index.to_numpy()  # data row numbers, as read
     for mask, why in ((bad, f"{id_col} is not a whole number"), (dup, f"duplicate {id_col}")):
         if mask.any():
             rejects.add(path.name, rows[mask.to_numpy()], [why] * int(mask.sum()), raw[mask])
@@ -149,7 +186,7 @@ def _select(path: Path, df: pd.DataFrame, spec: tuple[Column, ...]) -> pd.DataFr
 
 def read_catalog(anime_path: Path, synopsis_path: Path | None, rejects: _Rejects) -> pd.DataFrame:
     """The catalog table: anime.csv's columns renamed, synopsis merged in, ``Unknown`` → null."""
-    raw = _read_text_csv(anime_path)
+    raw = _read_text_csv(anime_path, rejects)
     resolve_columns(anime_path, list(raw.columns), ANIME_COLUMNS)  # fail early, naming the column
     if raw.empty:
         raise DataError(f"{anime_path}: no data rows")
@@ -158,7 +195,7 @@ def read_catalog(anime_path: Path, synopsis_path: Path | None, rejects: _Rejects
     )
     anime["synopsis"] = pd.Series(pd.NA, index=anime.index, dtype="string")
     if synopsis_path is not None:
-        sraw = _read_text_csv(synopsis_path)
+        sraw = _read_text_csv(synopsis_path, rejects)
         resolve_columns(synopsis_path, list(sraw.columns), SYNOPSIS_COLUMNS)
         syn = _select(
             synopsis_path,
@@ -197,11 +234,16 @@ def read_header(path: Path, columns: Sequence[str]) -> list[str]:
         raise DataError(f"{path}: cannot read ({exc})") from None
     if not first.strip():
         raise DataError(f"{path}: the file is empty")
-    header = first.decode("utf-8", "replace").splitlines()[0]
+    header = first.decode("utf-8", "replace").removeprefix("\ufeff").splitlines()[0]
     names = [h.strip().strip('"') for h in header.split(",")]
     missing = [c for c in columns if c not in names]
     if missing:
         raise DataError(f"{path}: missing required column {missing[0]!r}")
+    twice = [c for c in columns if names.count(c) > 1]
+    if twice:  # which of the two is meant? refuse rather than guess
+        raise DataError(
+            f"{path}: column {twice[0]!r} appears {names.count(twice[0])} times in the header"
+        )
     return names
 
 
@@ -222,14 +264,25 @@ def _stream_ratings(
         bad_shape.append((row.number, row.text))
         return "skip"
 
-    read_header(path, columns)  # a clear error before pyarrow sees the file
+    names = read_header(path, columns)  # a clear error before pyarrow sees the file
 
-    reader = pacsv.open_csv(
+    # Read as Latin-1 (every byte is a character): a cell or a whole row that is not UTF-8 is
+    # then a rejected row, where UTF-8 decoding would fail the whole file (the numbers this
+    # file holds are ASCII either way). The header is skipped and named from read_header, which
+    # also drops a byte-order mark.
+    stream = pa.transcoding_input_stream(
         pa.input_stream(str(path), compression="detect"),
-        read_options=pacsv.ReadOptions(block_size=settings.block_size, use_threads=True),
+        src_encoding="latin-1",
+        dest_encoding="utf-8",
+    )
+    reader = pacsv.open_csv(
+        stream,
+        read_options=pacsv.ReadOptions(
+            block_size=settings.block_size, use_threads=True, skip_rows=1, column_names=names
+        ),
         parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
         convert_options=pacsv.ConvertOptions(
-            include_columns=list(columns), column_types={c: pa.string() for c in columns}
+            include_columns=list(columns), column_types={c: pa.binary() for c in columns}
         ),
     )
     offset = 0
@@ -247,7 +300,8 @@ def _stream_ratings(
                 pc.and_(ok, pc.invert(is_int)), f"{c} is not a whole number", reason
             )
             ok = pc.and_(ok, is_int)
-            digits = pc.utf8_trim_whitespace(pc.if_else(is_int, col, None))
+            ascii_int = pc.cast(pc.if_else(is_int, col, pa.scalar(None, pa.binary())), pa.string())
+            digits = pc.utf8_trim_whitespace(ascii_int)
             # arrow's int cast refuses a leading '+', which the whole-number check allows
             digits = pc.replace_substring_regex(digits, r"^\+", "")
             parsed[c] = pc.cast(digits, pa.int64())
@@ -273,12 +327,17 @@ def _stream_ratings(
         ok = pc.and_(ok, known)
         bad = pc.and_(pc.invert(ok), pc.is_valid(reason))
         if pc.any(bad).as_py():
-            raw = pc.binary_join_element_wise(*[batch.column(c) for c in columns], ",")
+            raw = pc.binary_join_element_wise(
+                *[batch.column(c) for c in columns], pa.scalar(b",", pa.binary())
+            )
             rejects.add(
                 path.name,
                 rows.filter(bad).to_pylist(),
                 reason.filter(bad).to_pylist(),
-                pc.fill_null(raw, "").filter(bad).to_pylist(),
+                [
+                    v.decode("utf-8", "replace")
+                    for v in pc.fill_null(raw, b"").filter(bad).to_pylist()
+                ],
             )
         good = pa.table(
             {
@@ -327,7 +386,7 @@ def _dedupe_and_sort(
             SELECT s.ord >> 40 AS source, s.ord & ((1::BIGINT << 40) - 1) AS row, d.keep >> 40 AS kept_source,
                    s.user_id, s.anime_id, s.rating
             FROM {src} s JOIN d USING (user_id, anime_id) WHERE s.ord <> d.keep ORDER BY s.ord
-            """
+            """  # nosec B608  # our own temp file paths, no outside input
         ).fetchnumpy()
         if len(dups["row"]):
             src_name = np.where(dups["source"] == 0, "rating_complete.csv", "animelist.csv")
@@ -353,7 +412,7 @@ def _dedupe_and_sort(
             COPY (SELECT user_id, anime_id, arg_min(rating, ord)::TINYINT AS rating FROM {src}
                   GROUP BY user_id, anime_id ORDER BY user_id, anime_id)
             TO '{out}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000)
-            """
+            """  # nosec B608  # our own temp file paths, no outside input
         )
     finally:
         con.close()
@@ -379,6 +438,7 @@ def ingest(
 
     workspace.root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".ingest.", dir=workspace.root))
+    publishing = False
     try:
         rejects = _Rejects(tmp / "rejects.csv")
         skipped: Counter[str] = Counter()
@@ -428,7 +488,26 @@ def ingest(
             fingerprint=fingerprint_files(inputs),
         )
         del ratings
-        publish(workspace, tmp, catalog, summary, t0)
+        # Everything is written in the temporary folder first (a full disk stops us there, with
+        # the old workspace untouched); publishing is renames only, the manifest last.
+        stage(tmp, catalog, summary, t0)
+        publishing = True
+        publish(workspace, tmp)
         return summary
+    except OSError as exc:
+        if not _disk_full(exc):
+            raise
+        where = (
+            "while publishing: some artefacts may be new, the manifest is the old one; "
+            "free space and run ingest again"
+            if publishing
+            else "before publishing anything: the previous workspace is unchanged"
+        )
+        raise DataError(f"{workspace.root}: no space left on device ({where})") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _disk_full(exc: OSError) -> bool:
+    # pyarrow reports a full disk as an OSError whose errno may be unset; its text says so.
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(exc)

@@ -16,7 +16,7 @@ import pandas as pd
 
 from animerec.data.schema import find_file
 from animerec.errors import DataError
-from animerec.workspace import Workspace, atomic_path, now_iso, write_json
+from animerec.workspace import Workspace, now_iso, write_json
 
 __all__ = ["InputFiles", "find_inputs", "publish"]
 
@@ -51,25 +51,25 @@ def find_inputs(data_dir: Path) -> InputFiles:
     return files
 
 
-def publish(
-    workspace: Workspace,
-    tmp: Path,
-    catalog: pd.DataFrame,
-    summary: Any,
-    t0: float,
-    **manifest: Any,
-) -> None:
-    """Rename each artefact of ``tmp`` into place, the manifest last so it vouches for the rest.
+def stage(tmp: Path, catalog: pd.DataFrame, summary: Any, t0: float, **manifest: Any) -> None:
+    """Write the catalog and the manifest into ``tmp`` beside the ratings and rejects, so that a
+    full disk stops ingest before anything is published (the old workspace untouched).
 
     ``summary`` is the run's :class:`~animerec.data.ingest.IngestSummary` (its ``seconds`` are set
     here, from ``t0``); ``manifest`` adds keys after ``ingest`` (the Spark engine's name).
     """
-    with atomic_path(workspace.anime) as p:
-        catalog.to_parquet(p, index=False)
-    os.replace(tmp / "ratings.parquet", workspace.ratings)
-    os.replace(tmp / "rejects.csv", workspace.rejects)
+    catalog.to_parquet(tmp / "anime.parquet", index=False)
     summary.seconds = round(time.perf_counter() - t0, 2)
     write_json(
-        workspace.manifest,
+        tmp / "manifest.json",
         {"ingest": asdict(summary), **manifest, "created": now_iso(), "tool": "animerec"},
     )
+
+
+def publish(workspace: Workspace, tmp: Path) -> None:
+    """Rename each staged artefact of ``tmp`` into place: renames only, the manifest last so it
+    vouches for the rest."""
+    os.replace(tmp / "anime.parquet", workspace.anime)
+    os.replace(tmp / "ratings.parquet", workspace.ratings)
+    os.replace(tmp / "rejects.csv", workspace.rejects)
+    os.replace(tmp / "manifest.json", workspace.manifest)

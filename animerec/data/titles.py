@@ -1,7 +1,10 @@
 """Find anime by title: people type "steins gate" or "Attack on Titan", not MAL ids.
 
-Titles are matched over the romaji ``name`` and the ``english_name``, after folding case,
-accents and punctuation ("Steins;Gate" = "steins gate" = "SteinsGate"). :meth:`TitleIndex.resolve`
+Titles are matched over the romaji ``name``, the ``english_name`` and the ``japanese_name``
+("カウボーイビバップ" finds Cowboy Bebop), after folding case, accents, full/half width and
+punctuation ("Steins;Gate" = "steins gate" = "SteinsGate"; Japanese keeps its voicing marks, so
+ビ stays apart from ヒ). Suggestions never include adult (Rx) titles unless asked to
+(``include_adult=True``); an exact name still resolves, since whoever types it watched it. :meth:`TitleIndex.resolve`
 accepts only such exact matches — a typo should not silently pick another show — and otherwise
 raises :class:`~animerec.errors.UnknownTitleError` listing the closest titles, which
 :meth:`TitleIndex.search` ranks: exact matches, then prefixes, then rapidfuzz similarity, ties
@@ -18,7 +21,10 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from animerec.data.catalog import Catalog
+from animerec.data.content_rating import adult_mask
 from animerec.errors import UnknownTitleError
+
+__all__ = ["EXACT", "MIN_FUZZY", "PREFIX", "TitleIndex", "TitleMatch", "normalize_title"]
 
 _NON_WORD = re.compile(r"[\W_]+")
 
@@ -28,11 +34,22 @@ MIN_FUZZY = 60.0
 """Fuzzy similarity (0–100) below which a title is not listed at all."""
 
 
+_LATIN_END = "\u0250"
+"""Characters below this are Latin (ASCII, Latin-1, Extended-A/B): their accents are dropped."""
+
+
 def normalize_title(text: str) -> str:
-    """Lower case, accents dropped, punctuation to single spaces: the form titles are compared in."""
-    folded = unicodedata.normalize("NFKD", str(text)).casefold()
-    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    return _NON_WORD.sub(" ", folded).strip()
+    """Lower case, Latin accents dropped, punctuation to single spaces: the form titles are
+    compared in. Other scripts keep their combining marks (katakana ビ is not ヒ)."""
+    out, latin = [], False
+    for ch in unicodedata.normalize("NFKD", str(text)).casefold():
+        if unicodedata.combining(ch):
+            if latin:
+                continue
+        else:
+            latin = ch < _LATIN_END
+        out.append(ch)
+    return _NON_WORD.sub(" ", unicodedata.normalize("NFC", "".join(out))).strip()
 
 
 @dataclass(frozen=True)
@@ -43,20 +60,21 @@ class TitleMatch:
     score: float
     """100 exact, 95 prefix, below that rapidfuzz similarity (0–100)."""
     matched: str
-    """The title (name or English name) the query matched."""
+    """The title (name, English or Japanese name) the query matched."""
 
 
 class TitleIndex:
-    """Every name and English name of a catalog, normalised once for fast lookups."""
+    """Every name, English and Japanese name of a catalog, normalised once for fast lookups."""
 
     def __init__(self, catalog: Catalog) -> None:
         frame = catalog.frame
         ids = catalog.anime_ids
         names = frame["name"].astype("string").fillna("").to_numpy(dtype=object)
-        english = (
-            frame["english_name"].astype("string").fillna("").to_numpy(dtype=object)
-            if "english_name" in frame
+        english, japanese = (
+            frame[c].astype("string").fillna("").to_numpy(dtype=object)
+            if c in frame
             else np.full(len(frame), "", dtype=object)
+            for c in ("english_name", "japanese_name")
         )
         pop = (
             frame["popularity"].to_numpy(dtype=np.float64, na_value=np.nan)
@@ -67,13 +85,14 @@ class TitleIndex:
         pop = np.where(np.isfinite(pop) & (pop > 0), pop, np.inf)
 
         entry_row, entry_text, entry_kind = [], [], []
-        for row, (n, e) in enumerate(zip(names, english, strict=True)):
-            for kind, text in ((0, n), (1, e)):
+        for row, (n, e, j) in enumerate(zip(names, english, japanese, strict=True)):
+            for kind, text in ((0, n), (1, e), (2, j)):
                 if text and (kind == 0 or normalize_title(text) != normalize_title(n)):
                     entry_row.append(row)
                     entry_text.append(str(text))
                     entry_kind.append(kind)
         self.catalog = catalog
+        self._adult = adult_mask(catalog)
         self._ids = ids
         self._names = names
         self._pop = pop
@@ -93,27 +112,46 @@ class TitleIndex:
         return len(self._text)
 
     def _order(self, entries: list[int]) -> list[int]:
-        """Entries best first: romaji names before English ones, then the more popular anime."""
-        return sorted(entries, key=lambda i: (self._kind[i], self._pop[self._row[i]], self._row[i]))
+        """Entries best first: non-adult anime first, romaji names before English and Japanese
+        ones, then the more popular anime."""
+        return sorted(
+            entries,
+            key=lambda i: (
+                self._adult[self._row[i]],
+                self._kind[i],
+                self._pop[self._row[i]],
+                self._row[i],
+            ),
+        )
+
+    def _allowed(self, entries: list[int] | np.ndarray, include_adult: bool) -> list[int]:
+        if include_adult:
+            return list(entries)
+        return [int(i) for i in entries if not self._adult[self._row[i]]]
 
     def _match(self, entry: int, score: float) -> TitleMatch:
         row = int(self._row[entry])
         return TitleMatch(int(self._ids[row]), str(self._names[row]), score, self._text[entry])
 
-    def exact(self, query: str) -> list[TitleMatch]:
-        """Anime whose name or English name equals ``query`` once normalised, best first."""
+    def exact(self, query: str, *, include_adult: bool = False) -> list[TitleMatch]:
+        """Anime whose name, English or Japanese name equals ``query`` once normalised, best
+        first (adult titles only with ``include_adult``)."""
         q = normalize_title(query)
         hits = self._exact.get(q, []) + self._exact.get(q.replace(" ", ""), [])
-        return self._dedupe([self._match(i, EXACT) for i in self._order(list(dict.fromkeys(hits)))])
+        hits = self._allowed(list(dict.fromkeys(hits)), include_adult)
+        return self._dedupe([self._match(i, EXACT) for i in self._order(hits)])
 
-    def search(self, query: str, limit: int = 10) -> list[TitleMatch]:
-        """The ``limit`` best matches of ``query``, one per anime, best first."""
+    def search(
+        self, query: str, limit: int = 10, *, include_adult: bool = False
+    ) -> list[TitleMatch]:
+        """The ``limit`` best matches of ``query``, one per anime, best first; adult (Rx) titles
+        only with ``include_adult``. An empty list means no title matches."""
         q = normalize_title(query)
         if not q or limit < 1:
             return []
-        found = self.exact(query)
+        found = self.exact(query, include_adult=include_adult)
         prefix = [i for i, n in enumerate(self._norm) if n.startswith(q) and n != q]
-        found += [self._match(i, PREFIX) for i in self._order(prefix)]
+        found += [self._match(i, PREFIX) for i in self._order(self._allowed(prefix, include_adult))]
         # Fuzzy: plain similarity, or token-set similarity (a query whose words all occur in a
         # longer title: "bebop" in "cowboy bebop") scaled by 0.9 as rapidfuzz's WRatio does — but
         # only for titles at least as long as the query, so "Pop" is no match for "cowbboy bepop".
@@ -122,6 +160,8 @@ class TitleIndex:
         words = process.cdist([q], self._norm, scorer=fuzz.token_set_ratio, dtype=np.float32)[0]
         score = np.maximum(plain, np.where(self._len >= len(q), 0.9 * words, 0))
         cand = np.flatnonzero(score >= MIN_FUZZY)
+        if not include_adult:
+            cand = cand[~self._adult[self._row[cand]]]
         cand = cand[
             np.lexsort((self._row[cand], self._pop[self._row[cand]], -np.round(score[cand], 1)))
         ]
@@ -140,14 +180,16 @@ class TitleIndex:
                 out.append(m)
         return out
 
-    def resolve(self, title: str, *, suggestions: int = 5) -> int:
-        """The anime id whose name or English name is ``title`` (case, accents and punctuation
-        aside); several such anime resolve to the most popular. Anything else raises
-        :class:`UnknownTitleError` naming up to ``suggestions`` close matches."""
-        hits = self.exact(title)
+    def resolve(self, title: str, *, suggestions: int = 5, include_adult: bool = False) -> int:
+        """The anime id whose name, English or Japanese name is ``title`` (case, accents and
+        punctuation aside); several such anime resolve to the most popular non-adult one. An
+        exact adult title resolves too (whoever names it watched it). Anything else raises
+        :class:`UnknownTitleError` naming up to ``suggestions`` close matches, adult titles
+        among them only with ``include_adult``."""
+        hits = self.exact(title, include_adult=True)
         if hits:
             return hits[0].anime_id
-        close = self.search(title, suggestions)
+        close = self.search(title, suggestions, include_adult=include_adult)
         listed = ", ".join(f"{m.title} ({m.anime_id})" for m in close)
         hint = f"; did you mean: {listed}" if close else "; no title is close to it"
         raise UnknownTitleError(f"no anime matches {title!r}{hint}")

@@ -39,7 +39,7 @@ def cache_dirname(embedder_name: str) -> str:
     """A folder name for an embedder name: safe characters, plus a hash when any were replaced."""
     safe = re.sub(r"[^\w.@+-]", "_", embedder_name)
     if safe != embedder_name or safe.startswith("."):
-        safe = f"{safe.lstrip('.')}-{hashlib.sha1(embedder_name.encode()).hexdigest()[:8]}"
+        safe = f"{safe.lstrip('.')}-{hashlib.sha1(embedder_name.encode(), usedforsecurity=False).hexdigest()[:8]}"
     return safe
 
 

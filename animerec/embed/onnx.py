@@ -133,7 +133,7 @@ class OnnxEmbedder(Embedder):
     def tokenizer(self) -> Any:  # a transformers tokenizer
         from transformers import AutoTokenizer
 
-        return AutoTokenizer.from_pretrained(str(self.model_dir))
+        return AutoTokenizer.from_pretrained(str(self.model_dir))  # nosec B615  # a local folder
 
     def micro_batches(self, lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
         """Indices grouped longest first (batches of similar length pad little), each group

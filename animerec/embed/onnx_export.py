@@ -49,7 +49,7 @@ EXPORT_FORMAT = 2  # bump when the export recipe changes: cached files are then 
 POOLING_MODES = ("mean", "cls", "max", "mean_sqrt_len_tokens")
 _SUPPORTED_MODULES = ("Transformer", "Pooling", *HEAD_MODULES)
 _OLD_POOLING_KEYS = {
-    "pooling_mode_cls_token": "cls",
+    "pooling_mode_cls_token": "cls",  # nosec B105  # a pooling mode name, not a password
     "pooling_mode_mean_tokens": "mean",
     "pooling_mode_max_tokens": "max",
     "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",

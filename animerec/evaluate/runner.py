@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import importlib.util
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from animerec.data.catalog import Catalog
 from animerec.data.fingerprint import data_fingerprint
 from animerec.data.genres import parse_genres
 from animerec.data.ratings import History, Ratings, histories_from_ratings
-from animerec.data.split import SEED, Split, protocol_split
+from animerec.data.split import HOLDOUT, SEED, Protocol, Split, protocol_split
 from animerec.embed.registry import resolve_auto, training_users
 from animerec.errors import AnimerecError
 from animerec.evaluate.franchise import FranchiseIndex
@@ -41,11 +42,12 @@ from animerec.evaluate.metrics import (
     nps_user_parts,
     ranking_metrics,
 )
-from animerec.evaluate.tune import Tuning, tune
+from animerec.evaluate.protocols import ProtocolRuns, base_protocol, only_holdout, prepare
+from animerec.evaluate.tune import Tuning, tune, tune_protocols
 from animerec.recommend.base import Recommender
+from animerec.recommend.context import Context, FitPool
 from animerec.recommend.filters import Filters
 from animerec.recommend.pipeline import RankOptions, select
-from animerec.recommend.context import Context, FitPool
 from animerec.recommend.registry import (
     ModelSpec,
     check_model_names,
@@ -84,6 +86,11 @@ class Evaluation:
     tunings: dict[str, Tuning] = field(default_factory=dict)
     models: dict[str, Recommender] = field(default_factory=dict)
     """The fitted models, when ``evaluate(..., keep_models=True)``."""
+    protocols: dict[str, Any] | None = None
+    """Per protocol and model (:func:`animerec.evaluate.protocols.compare`); None when the
+    run is the hold-out alone."""
+    protocol_tunings: dict[str, dict[str, Tuning]] = field(default_factory=dict)
+    """Per model tuned per protocol: protocol name → its tuning."""
 
 
 # --- checks before any work ---------------------------------------------------------------------
@@ -153,7 +160,7 @@ def rank_lists(
     histories: Sequence[History],
     k: int,
     *,
-    cold_mask: np.ndarray,
+    cold_mask: np.ndarray | None,
     explore: Sequence[float] = (0.0,),
     spread: Spread | None = None,
     filters: Filters | None = None,
@@ -161,13 +168,13 @@ def rank_lists(
     """Score the histories once and rank them through the one ranking pipeline
     (:func:`animerec.recommend.pipeline.select`) for every list the report needs — plain (or
     spread), each exploration level, and among cold-start items only — without explanations,
-    which evaluation does not read."""
+    which evaluation does not read. ``cold_mask`` None: no cold-start lists (empty)."""
     xs = [x for x in explore if x > 0]
     catalog = model.fitted_catalog()
     filters = filters or Filters()
     plain = RankOptions(k=k, filters=filters, spread=spread)
     explored_opts = {x: RankOptions(k=k, filters=filters, explore=x) for x in xs}
-    cold_ids = tuple(int(a) for a in catalog.anime_ids[cold_mask])
+    cold_ids = () if cold_mask is None else tuple(int(a) for a in catalog.anime_ids[cold_mask])
     if filters.allow is not None:
         cold_ids = tuple(sorted(set(cold_ids) & set(filters.allow)))
     cold = RankOptions(k=k, filters=replace(filters, allow=cold_ids))
@@ -182,7 +189,8 @@ def rank_lists(
         rec_s += time.perf_counter() - t0
         for x, opts in explored_opts.items():
             exps[x].append(select(scores, block, catalog, opts, vectors=vectors).ids(catalog, PAD))
-        colds.append(select(scores, block, catalog, cold).ids(catalog, PAD))
+        if cold_mask is not None:
+            colds.append(select(scores, block, catalog, cold).ids(catalog, PAD))
     join = lambda parts: np.concatenate(parts) if parts else np.zeros((0, k), np.int64)  # noqa: E731
     top = join(tops)
     return Lists(top, join(colds), {0.0: top, **{x: join(v) for x, v in exps.items()}}, rec_s)
@@ -409,6 +417,8 @@ def evaluate(
     keep_models: bool = False,
     spread: Spread | None = None,
     log: Callable[[str], None] | None = None,
+    protocols: Sequence[Protocol] = (HOLDOUT,),
+    tune_per_protocol: Collection[str] = (),
 ) -> Evaluation:
     """Evaluate ``models`` (registry names or unfitted :class:`Recommender` instances).
 
@@ -421,6 +431,11 @@ def evaluate(
     split (for tests that tamper with it); ``keep_models`` keeps the fitted models in
     :attr:`Evaluation.models`; ``spread`` spreads every model's lists over the catalog across
     the test users (:mod:`animerec.recommend.spread`).
+
+    ``protocols`` beyond the hold-out (``likesN``, ``likesN+d1``) rank every fitted model again
+    for those inputs (:mod:`animerec.evaluate.protocols`; the fit is shared, the training users
+    being the same); the models named in ``tune_per_protocol`` are tuned per protocol on
+    validation users under that protocol, and fitted once more per distinct parameter set.
     """
     if k < 1:
         raise AnimerecError(f"k must be >= 1, got {k}")
@@ -443,6 +458,13 @@ def evaluate(
     split = protocol_split(ratings, seed=seed) if split is None else split
     check_split(split)
     ctx = _context(split, catalog, settings, item_vectors)
+    protocols = list(dict.fromkeys(protocols))
+    extra = not only_holdout(protocols)
+    pdata = prepare(split, protocols, seed=seed) if extra else []
+    tuned_protocols = list(dict.fromkeys([HOLDOUT, *(base_protocol(p) for p in protocols)]))
+    ptunings: dict[str, dict[str, Tuning]] = {}
+    rank = lambda model, hists: rank_lists(model, hists, k, cold_mask=None, spread=spread).top  # noqa: E731
+    runs = ProtocolRuns(pdata, k, rank)
     cache_dir = workspace.sub("tuning") if workspace is not None else None
 
     results, models_out = [], {}
@@ -464,6 +486,14 @@ def evaluate(
             return tune(cache_name, make, space, split.train, catalog, **kw).best
         if log is not None:
             log(f"tuning {cache_name} over {space}")
+        if extra and cache_name in tune_per_protocol:
+            per = tune_protocols(
+                cache_name, make, space, split.train, catalog, protocols=tuned_protocols,
+                k=k, seed=seed, fixed=fixed, cache_dir=cache_dir, retune=retune, log=log,
+            )  # fmt: skip
+            ptunings[cache_name] = per
+            tunings[cache_name] = per[HOLDOUT.name]
+            return per[HOLDOUT.name].best
         tuning = tune(
             cache_name, make, space, split.train, catalog,
             k=k, seed=seed, fixed=fixed, cache_dir=cache_dir, retune=retune, log=log,
@@ -471,12 +501,29 @@ def evaluate(
         tunings[cache_name] = tuning
         return tuning.best
 
-    def spec_of(name: str) -> ModelSpec:
+    def spec_of(name: str, tuner: Callable[..., dict[str, Any]] | None = None) -> ModelSpec:
         # settings shared by every model (the CLI's --embedder) go to those that have them
         allowed = param_names(recommender_class(name))
         given = {key: v for key, v in (params or {}).get(name, {}).items() if key in allowed}
-        tuner = search if tune_models else None
+        tuner = tuner or (search if tune_models else None)
         return resolve(name, given, workspace, tuner=tuner, member_tuner=search)
+
+    def protocol_model(m: str | Recommender, model: Recommender, p: Protocol, *, fits: dict):
+        """``model``, or the same model with the parameters tuned for protocol ``p`` (fitted
+        on ``split.train`` once per distinct parameter set)."""
+        if not isinstance(m, str) or m not in ptunings:
+            return model
+        best = ptunings[m][base_protocol(p).name].best
+        other = spec_of(m, lambda *_: best).build(context)
+        key = FitPool.key(other)
+        if key == FitPool.key(model):
+            return model
+        if key not in fits:
+            if log is not None:
+                log(f"fitting {m} with its {base_protocol(p).name} parameters {best}")
+            other.fit(split.train, catalog)
+            fits[key] = other
+        return fits[key]
 
     # Models fitted in this run, for a hybrid's members (only kept when a hybrid is evaluated).
     pool = FitPool() if any(_has_members(n, (params or {}).get(n, {})) for n in names) else None
@@ -495,6 +542,11 @@ def evaluate(
         if log is not None:
             log(f"evaluating {model.name}")
         results.append(measure(model, ctx, params=asdict(model.params), tuning=tuning, pool=pool))
+        if extra:
+            if log is not None:
+                log(f"ranking {model.name} under {', '.join(d.protocol.name for d in pdata)}")
+            fits: dict[str, Recommender] = {}  # this model's fits at other parameters
+            runs.add(model, partial(protocol_model, m, model, fits=fits), results[-1].recommended)
         if keep_models:
             models_out[model.name] = model
 
@@ -514,7 +566,10 @@ def evaluate(
         "coverage_denominator": "anime rated by >= 1 training user",
         "relevant": f"held-out rating >= {RELEVANT}",
     }
+    protocols_out = runs.result(ptunings, n_bootstrap=n_bootstrap, seed=seed) if extra else None
     return Evaluation(
+        protocols=protocols_out,
+        protocol_tunings=ptunings,
         results=results,
         settings=settings,
         split=split_info,

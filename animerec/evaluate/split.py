@@ -1,5 +1,5 @@
-"""The protocol split, re-exported from :mod:`animerec.data.split` (where it lives, below every
-layer that learns) for callers outside the package that still import it from here."""
+"""The protocol split lives in :mod:`animerec.data.split` (below every layer that learns); this
+re-export only keeps branches still in flight importing. Import from ``animerec.data.split``."""
 
 from animerec.data.split import SEED, Split, protocol_split, validation_split
 

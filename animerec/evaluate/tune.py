@@ -15,7 +15,7 @@ import hashlib
 import itertools
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,10 +25,12 @@ import numpy as np
 from animerec.data.catalog import Catalog
 from animerec.data.fingerprint import data_fingerprint
 from animerec.data.ratings import Ratings, histories_from_ratings
-from animerec.data.split import SEED, validation_split
+from animerec.data.split import HOLDOUT, SEED, Protocol, Split, validation_split
 from animerec.evaluate.metrics import id_matrix, lookup_heldout, ranking_metrics
 from animerec.recommend.base import Recommender
 from animerec.workspace import read_entries, write_entry
+
+__all__ = ["VALIDATION_FRAC", "Tuning", "grid", "tune", "tune_protocols", "validation_ndcg"]
 
 VALIDATION_FRAC = 0.2
 
@@ -79,23 +81,38 @@ class Tuning:
         )
 
 
+def _scores(model: Recommender, vsplit: Split, catalog: Catalog, k: int) -> dict[str, float]:
+    """NDCG/HR/Recall@k of a fitted ``model`` on the users of ``vsplit``."""
+    users, hists = histories_from_ratings(vsplit.history)
+    ids = id_matrix(model.recommend(hists, k), k)
+    m = ranking_metrics(lookup_heldout(ids, vsplit.heldout, users), users, k)
+    mean = lambda x: float(x.mean()) if len(x) else float("nan")  # noqa: E731
+    return {
+        "ndcg": mean(m.ndcg),
+        "hr": mean(m.hr),
+        "recall": mean(m.recall),
+        "n_users": len(m.users),
+    }
+
+
 def validation_ndcg(
-    model: Recommender, train: Ratings, catalog: Catalog, *, k: int = 10, seed: int = SEED + 1
-) -> dict[str, float]:
-    """Fit ``model`` on the non-validation training users; NDCG/HR/Recall@k on validation users."""
+    model: Recommender,
+    train: Ratings,
+    catalog: Catalog,
+    *,
+    k: int = 10,
+    seed: int = SEED + 1,
+    protocols: Sequence[Protocol] = (HOLDOUT,),
+) -> dict[str, dict[str, float]]:
+    """Fit ``model`` once on the non-validation training users; NDCG/HR/Recall@k on the
+    validation users under each protocol (keyed by protocol name; ``fit_s`` in each)."""
     vsplit = validation_split(train, seed=seed, frac=VALIDATION_FRAC)
     t0 = time.perf_counter()
     model.fit(vsplit.train, catalog)
     fit_s = time.perf_counter() - t0
-    users, hists = histories_from_ratings(vsplit.history)
-    ids = id_matrix(model.recommend(hists, k), k)
-    m = ranking_metrics(lookup_heldout(ids, vsplit.heldout, users), users, k)
     return {
-        "ndcg": float(m.ndcg.mean()) if len(m.ndcg) else float("nan"),
-        "hr": float(m.hr.mean()) if len(m.hr) else float("nan"),
-        "recall": float(m.recall.mean()) if len(m.recall) else float("nan"),
-        "n_users": len(m.users),
-        "fit_s": fit_s,
+        p.name: {**_scores(model, p.apply(vsplit, seed=seed), catalog, k), "fit_s": fit_s}
+        for p in protocols
     }
 
 
@@ -112,12 +129,40 @@ def tune(
     cache_dir: str | Path | None = None,
     retune: bool = False,
     log: Callable[[str], None] | None = None,
+    protocol: Protocol = HOLDOUT,
 ) -> Tuning:
-    """Grid-search ``space`` for model ``name`` (built by ``make(**fixed, **point)``).
+    """Grid-search ``space`` for model ``name`` (built by ``make(**fixed, **point)``) under
+    ``protocol`` on validation users (see :func:`tune_protocols`)."""
+    kw = dict(k=k, seed=seed, fixed=fixed, cache_dir=cache_dir, retune=retune, log=log)
+    return tune_protocols(name, make, space, train, catalog, protocols=[protocol], **kw)[
+        protocol.name
+    ]
 
-    ``train`` must be the protocol's training ratings only; the best point maximises validation
-    NDCG@k (ties: the first in :func:`grid` order). ``cache_dir`` holds ``<name>.json``, one
-    entry per key; a matching entry is reused unless ``retune``.
+
+def tune_protocols(
+    name: str,
+    make: Callable[..., Recommender],
+    space: Mapping[str, list],
+    train: Ratings,
+    catalog: Catalog,
+    *,
+    protocols: Sequence[Protocol],
+    k: int = 10,
+    seed: int = SEED,
+    fixed: Mapping[str, Any] | None = None,
+    cache_dir: str | Path | None = None,
+    retune: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Tuning]:
+    """Grid-search ``space`` for model ``name`` once per protocol, fitting each grid point
+    once for all of them (a fit is the cost; ranking the validation users is cheap).
+
+    ``train`` must be the protocol's training ratings only; validation users are carved from
+    it and given their input under each protocol (never a test user); the best point
+    maximises validation NDCG@k (ties: the first in :func:`grid` order). ``cache_dir`` holds
+    ``<name>.json``, one entry per key; a matching entry is reused unless ``retune``. The
+    hold-out's key is what it was before protocols existed (old caches stay valid); another
+    protocol adds its name to the key.
     """
     fixed = dict(fixed or {})
     vseed = seed + 1
@@ -135,33 +180,47 @@ def tune(
         "base": _base_params(make(**fixed), space),
         "select_by": f"ndcg@{k}",
     }
-    key = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
-    key = key.hexdigest()[:16]
     path = Path(cache_dir) / f"{name}.json" if cache_dir is not None else None
-    hit = read_entries(path, name).get(key)
-    if hit is not None and not retune:
-        return Tuning.from_dict(hit, cached=True)
+    cached = read_entries(path, name)
+    out: dict[str, Tuning] = {}
+    todo: dict[str, tuple[Protocol, dict[str, Any], str]] = {}
+    for p in dict.fromkeys(protocols):
+        s = settings if p == HOLDOUT else {**settings, "protocol": p.name}
+        key = hashlib.sha256(json.dumps(s, sort_keys=True, default=str).encode())
+        key = key.hexdigest()[:16]
+        hit = cached.get(key)
+        if hit is not None and not retune:
+            out[p.name] = Tuning.from_dict(hit, cached=True)
+        else:
+            todo[p.name] = (p, s, key)
+    if not todo:
+        return out
 
     t0 = time.perf_counter()
-    rows = []
+    rows: dict[str, list[dict[str, Any]]] = {pn: [] for pn in todo}
     for point in grid(space):
-        res = validation_ndcg(make(**fixed, **point), train, catalog, k=k, seed=vseed)
-        rows.append({"params": point, **res})
-        if log is not None:
-            log(f"tune {name} {point}: ndcg@{k}={res['ndcg']:.4f}")
-    scores = np.array([r["ndcg"] for r in rows], dtype=np.float64)
-    best = rows[int(np.argmax(np.nan_to_num(scores, nan=-np.inf)))]["params"] if rows else {}
-    result = Tuning(
-        model=name,
-        best=best,
-        rows=rows,
-        key=key,
-        settings=settings,
-        tune_s=time.perf_counter() - t0,
-    )
-    if path is not None:
-        write_entry(path, name, key, {**result.as_dict(), "fixed": fixed})
-    return result
+        res = validation_ndcg(
+            make(**fixed, **point), train, catalog, k=k, seed=vseed,
+            protocols=[p for p, _, _ in todo.values()],
+        )  # fmt: skip
+        for pn, r in res.items():
+            rows[pn].append({"params": point, **r})
+            if log is not None:
+                where = "" if pn == HOLDOUT.name else f" @ {pn}"
+                log(f"tune {name}{where} {point}: ndcg@{k}={r['ndcg']:.4f}")
+    tune_s = time.perf_counter() - t0
+    for pn, (_, s, key) in todo.items():
+        scores = np.array([r["ndcg"] for r in rows[pn]], dtype=np.float64)
+        best = (
+            rows[pn][int(np.argmax(np.nan_to_num(scores, nan=-np.inf)))]["params"]
+            if rows[pn]
+            else {}
+        )
+        result = Tuning(model=name, best=best, rows=rows[pn], key=key, settings=s, tune_s=tune_s)
+        if path is not None:
+            write_entry(path, name, key, {**result.as_dict(), "fixed": fixed})
+        out[pn] = result
+    return out
 
 
 def _base_params(model: Recommender, space: Mapping[str, list]) -> dict[str, Any]:

@@ -19,11 +19,11 @@ import numpy as np
 
 from animerec.data.catalog import Catalog
 from animerec.data.ratings import History, Ratings
+from animerec.recommend.context import Context
 from animerec.recommend.explain import Recommendation, explain
 from animerec.recommend.filters import Filters
 from animerec.recommend.pipeline import Fallback, RankOptions, rank_batch
 from animerec.recommend.spread import Spread
-from animerec.recommend.context import Context
 from animerec.workspace import atomic_path
 
 __all__ = ["NotFittedError", "Recommendation", "Recommender"]
@@ -88,7 +88,7 @@ class Recommender(ABC):
 
     def reasons(self, history: History, anime_ids: np.ndarray, scores: np.ndarray) -> list[str]:
         """A sentence per recommended item saying why; models override with what they know."""
-        return [f"scored {s:.3f} by {self.name}" for s in scores]
+        return [f"recommended by {self.name}"] * len(scores)
 
     def state(self) -> dict[str, np.ndarray]:
         """Fitted arrays to save; restored by :meth:`set_state`."""
@@ -166,4 +166,3 @@ class Recommender(ABC):
         ``workspace`` older saves hold, are ignored)."""
         known = {f.name for f in fields(cls.Params)}
         return cls.build({k: v for k, v in params.items() if k in known}, context)
-

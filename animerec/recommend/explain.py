@@ -65,6 +65,8 @@ def explain(
             why = model.reasons(h, ids, s) if len(ids) else []
             if ranked.plain is not None and len(ids):
                 why = explored_reasons(h, idx, ranked.plain[i], why, catalog)
+            if ranked.notes is not None:
+                why = [f"{w}; {n}" if n else w for w, n in zip(why, ranked.notes[i], strict=False)]
         out.append(
             [Recommendation(int(a), float(v), r) for a, v, r in zip(ids, s, why, strict=True)]
         )
@@ -91,7 +93,9 @@ def rated_at_least(min_rating: int) -> str:
 
 
 def because_you_liked(name: str, weight: float | None = None) -> str:
-    return f"because you liked {name}" + ("" if weight is None else f" ({weight:.2f})")
+    """The reason in words; ``weight`` (how much the liked title contributed) is not shown —
+    a fan reads "because you liked Monster", not a score."""
+    return f"because you liked {name}"
 
 
 def liked_reasons(

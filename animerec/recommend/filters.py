@@ -8,7 +8,6 @@ and turned into the ``allow`` mask of :func:`animerec.recommend.ranking.rank`, t
 
 from __future__ import annotations
 
-import re
 import weakref
 from dataclasses import dataclass, fields
 
@@ -16,17 +15,13 @@ import numpy as np
 import pandas as pd
 
 from animerec.data.catalog import Catalog
+from animerec.data.content_rating import adult_mask, mild_nudity_mask
 from animerec.recommend.explore import genre_matrix
 
-__all__ = ["ADULT_RATING", "MILD_NUDITY_RATING", "TYPES", "SEASONS", "Filters", "FilterError"]
+__all__ = ["TYPES", "SEASONS", "Filters", "FilterError"]
 
-ADULT_RATING = "Rx"
-"""MAL's ``Rating`` prefix of adult titles ("Rx - Hentai")."""
-MILD_NUDITY_RATING = "R+"
-"""MAL's ``Rating`` prefix of "R+ - Mild Nudity"."""
 TYPES = ("TV", "Movie", "OVA", "ONA", "Special", "Music")
 SEASONS = ("Winter", "Spring", "Summer", "Fall")
-_YEAR = re.compile(r"(19|20)\d\d")
 
 _cache: dict[tuple[int, Filters], tuple[weakref.ref, np.ndarray | None]] = {}
 
@@ -59,7 +54,7 @@ class Filters:
     genres: tuple[str, ...] = ()
     exclude_genres: tuple[str, ...] = ()
     min_episodes: int | None = None
-    include_adult: bool = True
+    include_adult: bool = False
     include_mild_nudity: bool = True
 
     def __post_init__(self) -> None:
@@ -119,11 +114,10 @@ class Filters:
             ok &= m
             changed = True
 
-        rating = _text(frame, "age_rating")
         if not self.include_adult:
-            apply(~rating.str.startswith(ADULT_RATING).to_numpy())
+            apply(~adult_mask(catalog))
         if not self.include_mild_nudity:
-            apply(~rating.str.startswith(MILD_NUDITY_RATING).to_numpy())
+            apply(~mild_nudity_mask(catalog))
         if self.allow is not None:
             allowed = np.zeros(len(catalog), bool)
             pos = catalog.positions(np.asarray(self.allow, np.int64))

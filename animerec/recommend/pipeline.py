@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from animerec.data.catalog import Catalog
+from animerec.data.franchise import Franchises
 from animerec.data.ratings import History, Ratings
 from animerec.recommend.explore import rerank
 from animerec.recommend.filters import Filters
+from animerec.recommend.franchise_order import DEPTH, franchises_of, order_by_franchise
 from animerec.recommend.ranking import NONE, mask_rows, rank, top_k, valid
 from animerec.recommend.spread import Spread, new_exposure, spread
 
@@ -49,6 +51,9 @@ class RankOptions:
     """0 = best matches; up to 1 = more diverse, less popular titles (MMR within each list)."""
     spread: Spread | None = None
     """Spread a batch's last slots over more of the catalog (over the batch, not one list)."""
+    franchise: bool = False
+    """Entry points before sequels, one card per franchise, no recaps or music videos
+    (:mod:`animerec.recommend.franchise_order`; at ``explore = 0`` without spread)."""
 
     def __post_init__(self) -> None:
         if self.k < 1:
@@ -71,6 +76,9 @@ class Ranked:
     """The un-explored top k (what exploration changed is told apart in reasons)."""
     fallback: np.ndarray | None = None
     """``bool [n]``: rows the popularity fallback filled."""
+    notes: list[list[str]] | None = None
+    """Per item, what the franchise step says ("start with Code Geass: the franchise has 3
+    more entries"; "" for nothing)."""
 
     def ids(self, catalog: Catalog, pad: int = -1) -> np.ndarray:
         """Anime ids ``int64 [n, k]``, ``pad`` where a list is shorter."""
@@ -146,11 +154,13 @@ def select(
     vectors: np.ndarray | None = None,
     exposure: np.ndarray | None = None,
     fallback: Fallback | None = None,
+    franchises: Franchises | None = None,
 ) -> Ranked:
     """Rank ``scores`` (``[len(histories), n_items]``, modified in place) under ``options``.
 
     ``vectors`` are the item vectors exploration measures diversity with (genre vectors when
-    ``None``); ``exposure`` carries a spread's counts from block to block.
+    ``None``); ``exposure`` carries a spread's counts from block to block; ``franchises`` (built
+    from the catalog when ``None``) serve the franchise step.
     """
     scores = np.asarray(scores, dtype=np.float32)
     k = options.k
@@ -170,7 +180,13 @@ def select(
     if plain is not None or options.spread is not None:
         safe = np.maximum(positions, 0)
         ranked = np.where(positions >= 0, np.take_along_axis(scores, safe, axis=1), -np.inf)
-    out = Ranked(positions, ranked.astype(np.float32), plain)
+    notes = None
+    if options.franchise and plain is None and options.spread is None:
+        deep = valid(top_k(scores, DEPTH * k), scores)
+        positions, ranked, notes = order_by_franchise(
+            deep, scores, histories, catalog, franchises or franchises_of(catalog), k
+        )
+    out = Ranked(positions, ranked.astype(np.float32), plain, notes=notes)
     if fallback is not None:
         _fill(out, histories, catalog, options, fallback, allow)
     return out
@@ -197,6 +213,9 @@ def _fill(
     out.positions[rows], out.scores[rows] = pos, sc
     if out.plain is not None:
         out.plain[rows] = pos
+    if out.notes is not None:
+        for i in rows:
+            out.notes[i] = [""] * options.k
 
 
 def rank_batch(
@@ -205,6 +224,7 @@ def rank_batch(
     options: RankOptions | None = None,
     *,
     fallback: Fallback | None = None,
+    franchises: Franchises | None = None,
     block: int = BLOCK_USERS,
 ) -> Ranked:
     """Score ``histories`` with ``model`` in blocks and rank each block with :func:`select` (a
@@ -236,9 +256,11 @@ def _concat(parts: list[Ranked], k: int) -> Ranked:
         return Ranked(np.full((0, k), NONE, np.int64), np.zeros((0, k), np.float32))
     plain = None if parts[0].plain is None else np.concatenate([p.plain for p in parts])
     fb = None if parts[0].fallback is None else np.concatenate([p.fallback for p in parts])
+    notes = None if parts[0].notes is None else [row for p in parts for row in p.notes]
     return Ranked(
         np.concatenate([p.positions for p in parts]),
         np.concatenate([p.scores for p in parts]),
         plain,
         fb,
+        notes,
     )

@@ -5,6 +5,12 @@ block the writer; ``--db postgresql+psycopg://…`` points the same code at Post
 exported in the Kaggle ``rating_complete.csv`` layout with API user ids moved past every MAL user
 id (:data:`API_USER_OFFSET`), so feedback can be appended to the MAL ratings for the next
 labels / fine-tuning run without two people sharing an id.
+
+A user has two ids: the database's integer ``id`` (what the export writes, never shown to a
+client) and an unguessable ``public_id`` (what the API shows), plus ``token_hash``, the scrypt
+hash of the user's bearer token (see :mod:`animerec.serve.auth`); neither is ever exported.
+Databases from before those columns gain them on open (:func:`migrate`): their users keep their
+ratings (exported as before) but have no token, so no API call can reach them.
 """
 
 from __future__ import annotations
@@ -20,13 +26,17 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     SmallInteger,
+    String,
     create_engine,
     delete,
     event,
     func,
+    inspect,
     select,
+    text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -52,6 +62,11 @@ class User(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    public_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    token_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+PUBLIC_ID_INDEX = Index("ix_users_public_id", User.public_id, unique=True)
 
 
 class Rating(Base):
@@ -98,6 +113,22 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def migrate(engine: Engine) -> list[str]:
+    """Add the columns a database from an older version lacks; returns the ones added.
+
+    Only additions (nullable columns, the unique index), so an old reader of the same file
+    still works and nothing is rewritten.
+    """
+    have = {c["name"] for c in inspect(engine).get_columns("users")}
+    added = [c for c in ("public_id", "token_hash") if c not in have]
+    with engine.begin() as conn:
+        for col in added:
+            kind = User.__table__.c[col].type.compile(engine.dialect)
+            conn.execute(text(f"ALTER TABLE users ADD COLUMN {col} {kind}"))
+    PUBLIC_ID_INDEX.create(engine, checkfirst=True)
+    return added
+
+
 class FeedbackStore:
     """The repository the API talks to: users, ratings, export. Each method is one transaction."""
 
@@ -105,6 +136,7 @@ class FeedbackStore:
         self.url = url
         self.engine = make_engine(url)
         Base.metadata.create_all(self.engine)
+        migrate(self.engine)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
 
     @classmethod
@@ -118,9 +150,10 @@ class FeedbackStore:
         return self._session()
 
     # --- users -----------------------------------------------------------------------------------
-    def create_user(self) -> int:
+    def create_user(self, public_id: str | None = None, token_hash: str | None = None) -> int:
+        """A new user; returns the database id (``public_id`` and ``token_hash`` from auth)."""
         with self.session() as s, s.begin():
-            user = User()
+            user = User(public_id=public_id, token_hash=token_hash)
             s.add(user)
             s.flush()
             return int(user.id)
@@ -128,6 +161,23 @@ class FeedbackStore:
     def user_exists(self, user_id: int) -> bool:
         with self.session() as s:
             return s.get(User, user_id) is not None
+
+    def credentials(self, public_id: str) -> tuple[int, str] | None:
+        """``(database id, token hash)`` of the user with ``public_id``; None if none has a token."""
+        with self.session() as s:
+            row = s.execute(
+                select(User.id, User.token_hash).where(User.public_id == public_id)
+            ).first()
+            if row is None or row[1] is None:
+                return None
+            return int(row[0]), str(row[1])
+
+    def delete_user(self, user_id: int) -> int:
+        """Erase a user and every rating of theirs (one transaction); returns the ratings erased."""
+        with self.session() as s, s.begin():
+            n = s.execute(delete(Rating).where(Rating.user_id == user_id)).rowcount
+            s.execute(delete(User).where(User.id == user_id))
+            return int(n or 0)
 
     # --- ratings ---------------------------------------------------------------------------------
     def set_rating(self, user_id: int, anime_id: int, rating: int) -> tuple[StoredRating, bool]:
@@ -154,6 +204,24 @@ class FeedbackStore:
                 if attempt == 2 or not self.user_exists(user_id):
                     raise
         raise AssertionError("unreachable")
+
+    def set_ratings(self, user_id: int, ratings: dict[int, int]) -> int:
+        """Insert or replace many ratings of one user in one transaction (an imported list:
+        a thousand ratings in one commit instead of a thousand); returns how many were new."""
+        bad = {a: r for a, r in ratings.items() if not 1 <= r <= 10}
+        if bad:
+            raise ValueError(f"ratings must be 1..10, got {bad}")
+        with self.session() as s, s.begin():
+            rows = s.query(Rating).filter(Rating.user_id == user_id).all()
+            have = {row.anime_id: row for row in rows}
+            now = _now()
+            for anime_id, rating in ratings.items():
+                row = have.get(anime_id)
+                if row is None:
+                    s.add(Rating(user_id=user_id, anime_id=anime_id, rating=rating, updated_at=now))
+                else:
+                    row.rating, row.updated_at = rating, now
+            return sum(a not in have for a in ratings)
 
     def delete_rating(self, user_id: int, anime_id: int) -> bool:
         """Remove a rating; False when there was none."""

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from animerec.data.ingest import IngestSummary, _Rejects, read_catalog, read_header
-from animerec.data.ingest_files import find_inputs, publish
+from animerec.data.ingest_files import find_inputs, publish, stage
 from animerec.data.schema import (
     ANIMELIST_COLUMNS,
     COMPLETED_STATUS,
@@ -272,7 +272,8 @@ def ingest(
             skipped=dict(sorted(skipped.items())),
             fingerprint=fingerprint_files(inputs),
         )
-        publish(workspace, tmp, catalog, summary, t0, engine="spark")
+        stage(tmp, catalog, summary, t0, engine="spark")
+        publish(workspace, tmp)
         return summary
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

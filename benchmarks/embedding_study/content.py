@@ -10,11 +10,11 @@ from typing import Any
 import numpy as np
 
 from animerec.data.ratings import Ratings, histories_from_ratings
+from animerec.data.split import Split
 from animerec.embed.cache import EmbeddingCache, cached_encode
 from animerec.embed.registry import get_embedder
 from animerec.evaluate.report import metrics_dict
 from animerec.evaluate.runner import evaluate
-from animerec.evaluate.split import Split
 from animerec.finetune.run import read_manifest
 from animerec.recommend.content import ContentRecommender, neighbour_table
 from animerec.text import describe

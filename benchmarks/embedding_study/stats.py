@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from animerec.data.split import SEED, Split
 from animerec.evaluate.metrics import lookup_heldout, ranking_metrics
-from animerec.evaluate.split import SEED, Split
 
 
 def user_metrics(

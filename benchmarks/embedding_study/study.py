@@ -12,7 +12,7 @@ import numpy as np
 
 from animerec.data.catalog import Catalog
 from animerec.data.ratings import Ratings
-from animerec.evaluate.split import SEED, Split, protocol_split, validation_split
+from animerec.data.split import SEED, Split, protocol_split, validation_split
 from animerec.finetune.run import read_manifest
 from animerec.workspace import Workspace
 

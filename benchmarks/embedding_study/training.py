@@ -6,10 +6,10 @@ import time
 
 import numpy as np
 
+from animerec.data.split import SEED
 from animerec.embed.cache import EmbeddingCache, cached_encode, catalog_embeddings
 from animerec.embed.registry import get_embedder
 from animerec.embed.tokenizer import load_tokenizer
-from animerec.evaluate.split import SEED
 from animerec.finetune.run import finetune, read_manifest
 from animerec.text import describe, text_hash, token_lengths
 

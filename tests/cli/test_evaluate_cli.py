@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from animerec.cli import app
 from animerec.data.catalog import CATALOG_COLUMNS
+from animerec.errors import AnimerecError
 from animerec.evaluate.report import TIMING_KEYS
 from animerec.workspace import Workspace
 
@@ -166,3 +167,25 @@ def test_default_is_every_registered_model(small_ws, tmp_path) -> None:
     models = json.loads((out / "metrics.json").read_text())["settings"]["models"]
     assert models == [m for m in MODEL_ORDER if m in RECOMMENDERS]
     assert {"popularity", "itemknn", "userknn", "ease", "als"} <= set(models)
+
+
+def test_protocols_on_the_command_line(small_ws, tmp_path) -> None:
+    out = tmp_path / "p"
+    common = ["-w", str(small_ws.root), "--models", "countpop,ease", "--bootstrap", "50"]
+    res = invoke(*common, "--protocol", "holdout,likes", "--likes", "1,3", "--dislikes", "1",
+                 "--out", str(out), "--no-tune")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    m = json.loads((out / "metrics.json").read_text())
+    part = m["protocols"]
+    assert part["protocols"] == ["holdout", "likes1", "likes1+d1", "likes3", "likes3+d1"]
+    assert part["tuned_per_protocol"] == []  # --no-tune: nothing is tuned
+    row = part["results"]["likes3"]["countpop"]
+    assert 0 <= row["detractor_rate"]["mean"] <= 1 and "ease" in row["vs"]
+    assert "without_dislike" in part["results"]["likes1+d1"]["ease"]
+    assert (out / "ndcg_by_likes.png").exists() and "likes3+d1" in res.output
+    with pytest.raises(AnimerecError, match="--likes takes numbers >= 1"):
+        invoke(*common, "--protocol", "likes", "--likes", "0", "--out", str(tmp_path / "x"))
+    with pytest.raises(AnimerecError, match="unknown protocol 'fewlikes'"):
+        invoke(*common, "--protocol", "fewlikes", "--out", str(tmp_path / "y"))
+    with pytest.raises(AnimerecError, match="not among --models"):
+        invoke(*common, "--protocol", "likes", "--tune-per-protocol", "als")

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from animerec.data.ratings import Ratings
+from animerec.data.split import protocol_split
 from animerec.errors import AnimerecError
-from animerec.evaluate.split import protocol_split
 from animerec.finetune import PairSettings
 from animerec.finetune.negatives import add_mined_negatives
 from animerec.finetune.pairs import build_pairs

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
+from animerec.data.split import protocol_split
 from animerec.embed.registry import get_embedder, resolve_model_dir
 from animerec.errors import AnimerecError
-from animerec.evaluate.split import protocol_split
 from animerec.finetune import FinetuneSettings, PairSettings
 from animerec.finetune.dataset import anime_texts
 from animerec.finetune.run import finetune, read_manifest

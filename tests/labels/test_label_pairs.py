@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from animerec.data.ratings import Ratings
-from animerec.evaluate.split import protocol_split
+from animerec.data.split import protocol_split
 from animerec.labels import (
     COLUMNS,
     LabelSettings,

@@ -58,7 +58,9 @@ class RecommenderContract:
             a, b = (model.recommend([h], k=11, exclude_seen=False)[0] for h in (LIKES_A, LIKES_B))
             assert [r.anime_id for r in a] == [r.anime_id for r in b]
             return
-        assert {r.anime_id for r in model.recommend([LIKES_A], k=3)[0]} == {3, 4, 5}
+        adult = Filters(include_adult=True)  # A5 is an adult title: only on request
+        assert {r.anime_id for r in model.recommend([LIKES_A], k=3, filters=adult)[0]} == {3, 4, 5}
+        assert {r.anime_id for r in model.recommend([LIKES_A], k=2)[0]} == {3, 4}
         recs_b = model.recommend([LIKES_B], k=2)[0]  # only two B titles are left unseen
         assert {r.anime_id for r in recs_b} == {14, 15}
 
@@ -110,26 +112,34 @@ class RecommenderContract:
         hidden = Filters(exclude=(3, 4))
         ids = {r.anime_id for r in model.recommend([LIKES_A], k=11, filters=hidden)[0]}
         assert not ids & {3, 4, 1, 2}
-        allow = Filters(allow=(5, 15))
+        allow = Filters(allow=(4, 15))
         ids = [r.anime_id for r in model.recommend([LIKES_A], k=5, filters=allow)[0]]
-        assert set(ids) <= {5, 15} and ids
+        assert set(ids) <= {4, 15} and ids
         if self.personalises:
-            assert ids[0] == 5
-        mask = np.isin(model.catalog.anime_ids, [5, 15])
+            assert ids[0] == 4
+        mask = np.isin(model.catalog.anime_ids, [4, 15])
         assert model.recommend([LIKES_A], k=5, candidates=mask) == model.recommend(
             [LIKES_A], k=5, filters=allow
         )
 
     def test_metadata_predicates(self):
         model = self.fitted()
-        films = {r.anime_id for r in model.recommend([LIKES_A], k=11, filters=Filters(types=("Movie",)))[0]}
+        films = {
+            r.anime_id
+            for r in model.recommend([LIKES_A], k=11, filters=Filters(types=("Movie",)))[0]
+        }
         assert films and films <= set(B_IDS)
-        safe = Filters(include_adult=False)
-        assert 5 not in {r.anime_id for r in model.recommend([LIKES_A], k=11, filters=safe)[0]}
+        every = [LIKES_A, LIKES_B, History.of([])]
+        for recs in model.recommend(every, k=11):  # adult titles never by default
+            assert 5 not in {r.anime_id for r in recs}
+        adult = Filters(include_adult=True)
+        assert 5 in {r.anime_id for r in model.recommend([LIKES_A], k=11, filters=adult)[0]}
         years = Filters(year_min=1992, year_max=1993)  # A3 (1992), A4 (1993)
         assert {r.anime_id for r in model.recommend([LIKES_A], k=11, filters=years)[0]} <= {3, 4}
         comedy = Filters(genres=("Comedy",))
-        assert {r.anime_id for r in model.recommend([LIKES_A], k=11, filters=comedy)[0]} <= set(B_IDS)
+        assert {r.anime_id for r in model.recommend([LIKES_A], k=11, filters=comedy)[0]} <= set(
+            B_IDS
+        )
         no_comedy = Filters(exclude_genres=("comedy",))
         got = {r.anime_id for r in model.recommend([LIKES_A], k=11, filters=no_comedy)[0]}
         assert not got & set(B_IDS)

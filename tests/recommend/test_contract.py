@@ -59,7 +59,9 @@ class TestContent(RecommenderContract):
     scores_cold = True
 
     def make(self):
-        return ContentRecommender(ContentRecommender.Params(neighbours=3), vectors=cluster_vectors())
+        return ContentRecommender(
+            ContentRecommender.Params(neighbours=3), vectors=cluster_vectors()
+        )
 
 
 class TestHybrid(RecommenderContract):

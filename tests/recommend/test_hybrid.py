@@ -178,7 +178,12 @@ def test_priors_are_features_and_explain() -> None:
     assert abs(float(z[priors.raters > 0].mean())) < 1e-5
     model = hybrid().fit(train, catalog)
     assert model.feature_names == ["noise", "cluster", "quality", "popularity"]
-    assert model._prior_reason("quality", 0).endswith("rated it 9+")
+    # reasons in words, honest about thin evidence
+    model.priors.raters[0] = 10
+    assert model._prior_reason("quality", 0) == "few fans have rated it yet"
+    model.priors.raters[0] = 500
+    assert model._prior_reason("quality", 0) == "fans who watched it rate it highly"
+    assert model._prior_reason("popularity", 0) == "popular with fans"
 
 
 def test_weights_come_from_validation_users_only() -> None:

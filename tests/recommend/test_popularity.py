@@ -25,7 +25,7 @@ def test_scores_are_promoter_counts_worked_out_by_hand(clusters):
 def test_everyone_gets_the_same_list_minus_what_they_saw(clusters):
     model = Popularity().fit(clusters.train, clusters.catalog)
     a, b = model.recommend([History.of([2, 3]), History.of([12])], k=3)
-    assert [r.anime_id for r in a] == [4, 5, 12]  # ties broken by catalog position
+    assert [r.anime_id for r in a] == [4, 12, 13]  # ties by catalog position; A5 is adult
     assert [r.anime_id for r in b] == [2, 3, 4]
     assert a[0].reason == "popular with fans: 5 training users rated it 9+"
 

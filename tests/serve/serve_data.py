@@ -73,3 +73,11 @@ def write_tiny_data(d: Path) -> Path:
         w.writerow(["user_id", "anime_id", "rating"])
         w.writerows(tiny_ratings())
     return d
+
+
+def new_user(client) -> tuple[str, dict[str, str]]:
+    """A fresh API user: its public id and the ``Authorization`` header its calls need."""
+    r = client.post("/users", json={})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    return body["id"], {"Authorization": f"Bearer {body['token']}"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from serve_data import SERVE_MODELS, SPACE
+from serve_data import SERVE_MODELS, SPACE, new_user
 
 from animerec.recommend.base import Recommender
 
@@ -237,54 +237,58 @@ def test_unknown_route_and_method(client: TestClient) -> None:
 
 # --- users and feedback --------------------------------------------------------------------------
 def test_user_ratings_drive_recommendations(client: TestClient) -> None:
-    r = client.post("/users")
-    assert r.status_code == 201
-    uid = r.json()["id"]
-    assert client.get(f"/users/{uid}").json() == {"id": uid, "ratings": []}
-    empty = client.get(f"/users/{uid}/recommendations")
+    uid, auth = new_user(client)
+    assert client.get(f"/users/{uid}", headers=auth).json() == {"id": uid, "ratings": []}
+    empty = client.get(f"/users/{uid}/recommendations", headers=auth)
     assert empty.status_code == 200 and empty.json()["items"] == []
 
-    put = client.put(f"/users/{uid}/ratings/5", json={"rating": 10})
+    put = client.put(f"/users/{uid}/ratings/5", json={"rating": 10}, headers=auth)
     assert put.status_code == 200 and put.json()["rating"] == 10 and put.json()["name"] == "Clannad"
-    client.put(f"/users/{uid}/ratings/6", json={"rating": 4})
-    client.put(f"/users/{uid}/ratings/6", json={"rating": 9})  # replaces the 4
-    got = client.get(f"/users/{uid}").json()["ratings"]
+    client.put(f"/users/{uid}/ratings/6", json={"rating": 4}, headers=auth)
+    client.put(f"/users/{uid}/ratings/6", json={"rating": 9}, headers=auth)  # replaces the 4
+    got = client.get(f"/users/{uid}", headers=auth).json()["ratings"]
     assert [(x["anime_id"], x["rating"]) for x in got] == [(5, 10), (6, 9)]
 
-    recs = client.get(f"/users/{uid}/recommendations", params={"k": 2})
+    recs = client.get(f"/users/{uid}/recommendations", params={"k": 2}, headers=auth)
     assert recs.status_code == 200
     assert set(_ids(recs)) == {7, 12}
     assert {(i["anime_id"], i["rating"]) for i in recs.json()["input"]} == {(5, 10), (6, 9)}
 
-    assert client.delete(f"/users/{uid}/ratings/6").status_code == 204
-    assert [x["anime_id"] for x in client.get(f"/users/{uid}").json()["ratings"]] == [5]
-    _assert_error(client.delete(f"/users/{uid}/ratings/6"), 404, "not_found")
-    other = client.post("/users").json()["id"]
-    assert other != uid and client.get(f"/users/{other}").json()["ratings"] == []
+    assert client.delete(f"/users/{uid}/ratings/6", headers=auth).status_code == 204
+    got = client.get(f"/users/{uid}", headers=auth).json()["ratings"]
+    assert [x["anime_id"] for x in got] == [5]
+    _assert_error(client.delete(f"/users/{uid}/ratings/6", headers=auth), 404, "not_found")
+    other, other_auth = new_user(client)
+    assert other != uid
+    assert client.get(f"/users/{other}", headers=other_auth).json()["ratings"] == []
 
 
 def test_user_endpoints_errors(client: TestClient) -> None:
-    uid = client.post("/users").json()["id"]
+    uid, auth = new_user(client)
+    nobody = "A" * 22  # a well-formed id no user has
     for method, path in [
-        ("get", "/users/999"),
-        ("get", "/users/999/recommendations"),
-        ("delete", "/users/999/ratings/1"),
+        ("get", f"/users/{nobody}"),
+        ("get", f"/users/{nobody}/recommendations"),
+        ("delete", f"/users/{nobody}/ratings/1"),
     ]:
-        _assert_error(client.request(method, path), 404, "not_found")
-    _assert_error(client.put("/users/999/ratings/1", json={"rating": 5}), 404, "not_found")
+        _assert_error(client.request(method, path, headers=auth), 404, "not_found")
+    r = client.put(f"/users/{nobody}/ratings/1", json={"rating": 5}, headers=auth)
+    _assert_error(r, 404, "not_found")
     body = _assert_error(
-        client.put(f"/users/{uid}/ratings/13", json={"rating": 5}), 404, "not_found"
+        client.put(f"/users/{uid}/ratings/13", json={"rating": 5}, headers=auth), 404, "not_found"
     )
     assert body["matches"][0]["anime_id"] == 12
     for bad in ({"rating": 0}, {"rating": 11}, {"rating": "ten"}, {}, {"rating": 5, "x": 1}):
         body = _assert_error(
-            client.put(f"/users/{uid}/ratings/1", json=bad), 422, "validation_error"
+            client.put(f"/users/{uid}/ratings/1", json=bad, headers=auth), 422, "validation_error"
         )
         assert _fields(body) <= {"rating", "x"} and body["fields"]
-    body = _assert_error(client.get("/users/0"), 422, "validation_error")
+    body = _assert_error(client.get("/users/0", headers=auth), 422, "validation_error")
     assert _fields(body) == {"user_id"}
     body = _assert_error(
-        client.get(f"/users/{uid}/recommendations", params={"explore": 2}), 422, "validation_error"
+        client.get(f"/users/{uid}/recommendations", params={"explore": 2}, headers=auth),
+        422,
+        "validation_error",
     )
     assert _fields(body) == {"explore"}
 
@@ -303,7 +307,7 @@ def test_web_page_and_docs_are_served(client: TestClient) -> None:
 
 
 def test_liked_means_rating_10_and_disliked_rating_1(client: TestClient) -> None:
-    from animerec.serve.app import DISLIKED, LIKED
+    from animerec.serve.state import DISLIKED, LIKED
 
     assert (LIKED, DISLIKED) == (10, 1)
     a = client.post("/recommend", json={"liked": [1, 11], "disliked": [5], "k": 5}).json()

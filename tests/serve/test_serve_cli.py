@@ -49,12 +49,15 @@ def test_serve_command_answers_on_loopback(tiny_workspace, tmp_path, workers: in
                 assert time.monotonic() < deadline, "animerec serve did not come up"
                 time.sleep(0.3)
         assert health["models"] == ["popularity", "ease"] and health["default_model"] == "ease"
-        uid = httpx.post(base + "/users").json()["id"]
-        assert httpx.put(f"{base}/users/{uid}/ratings/1", json={"rating": 8}).status_code == 200
+        new = httpx.post(base + "/users", json={}).json()
+        uid, auth = new["id"], {"Authorization": f"Bearer {new['token']}"}
+        r = httpx.put(f"{base}/users/{uid}/ratings/1", json={"rating": 8}, headers=auth)
+        assert r.status_code == 200
         assert db.exists()
         for _ in range(6):  # fresh connections: with 2 workers, both see the shared database
             with httpx.Client() as c:
-                assert c.get(f"{base}/users/{uid}").json()["ratings"][0]["rating"] == 8
+                got = c.get(f"{base}/users/{uid}", headers=auth).json()
+                assert got["ratings"][0]["rating"] == 8
         r = httpx.post(base + "/recommend", json={"liked": ["Trigun"], "k": 3})
         assert r.status_code == 200 and len(r.json()["items"]) == 3
     finally:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from serve_data import SERVE_MODELS, write_tiny_data
+from serve_data import SERVE_MODELS, new_user, write_tiny_data
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from typer.testing import CliRunner
@@ -85,17 +85,17 @@ def test_ratings_persist_across_an_app_restart(tiny_workspace, tmp_path: Path) -
 
     url = f"sqlite:///{tmp_path / 'persist.db'}"
     with TestClient(create_app(tiny_workspace, db_url=url, models=SERVE_MODELS)) as c:
-        uid = c.post("/users").json()["id"]
-        c.put(f"/users/{uid}/ratings/5", json={"rating": 10})
-        c.put(f"/users/{uid}/ratings/7", json={"rating": 3})
-        before = c.get(f"/users/{uid}/recommendations", params={"k": 3}).json()
-    # a new app process-alike: new engine, new models, same database file
+        uid, auth = new_user(c)
+        c.put(f"/users/{uid}/ratings/5", json={"rating": 10}, headers=auth)
+        c.put(f"/users/{uid}/ratings/7", json={"rating": 3}, headers=auth)
+        before = c.get(f"/users/{uid}/recommendations", params={"k": 3}, headers=auth).json()
+    # a new app process-alike: new engine, new models, same database file, same token
     with TestClient(create_app(tiny_workspace, db_url=url, models=SERVE_MODELS)) as c:
-        got = c.get(f"/users/{uid}").json()["ratings"]
+        got = c.get(f"/users/{uid}", headers=auth).json()["ratings"]
         assert [(x["anime_id"], x["rating"]) for x in got] == [(5, 10), (7, 3)]
-        after = c.get(f"/users/{uid}/recommendations", params={"k": 3}).json()
+        after = c.get(f"/users/{uid}/recommendations", params={"k": 3}, headers=auth).json()
         assert after["items"] == before["items"] and after["items"]
-        assert c.post("/users").json()["id"] == uid + 1  # ids keep counting
+        assert new_user(c)[0] != uid
 
 
 def test_feedback_export_cli_output_ingests_as_rating_complete(
@@ -156,3 +156,18 @@ def test_concurrent_ratings_of_the_same_anime_all_succeed(tmp_path: Path) -> Non
     assert len(done) == 64 and sum(created for _, created in done) == 1
     assert store.count() == (1, 1)
     store.close()
+
+
+def test_set_ratings_in_one_transaction(tmp_path) -> None:
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'bulk.db'}")
+    try:
+        u = store.create_user("bulk-user-0123456789", "x")
+        store.set_rating(u, 5, 2)
+        assert store.set_ratings(u, {a: 7 for a in range(1, 1001)}) == 999  # 5 was there
+        got = {r.anime_id: r.rating for r in store.ratings(u)}
+        assert len(got) == 1000 and got[5] == 7
+        with pytest.raises(ValueError, match="1..10"):
+            store.set_ratings(u, {1: 11})
+        assert {r.anime_id: r.rating for r in store.ratings(u)}[1] == 7  # nothing written
+    finally:
+        store.close()

@@ -7,7 +7,7 @@ import pytest
 
 from animerec.data.catalog import Catalog
 from animerec.data.ratings import History, Ratings, histories_from_ratings
-from animerec.evaluate.split import protocol_split
+from animerec.data.split import protocol_split
 from animerec.recommend.als import ALS
 from animerec.recommend.itemspace import ItemSpace
 from animerec.recommend.popularity import Popularity

@@ -70,7 +70,7 @@ def test_equal_to_the_embedded_engine(spark, tmp_path, min_corated: int) -> None
 
 
 def test_distinct_users_feed_the_protocol_user_draw(spark, tmp_path) -> None:
-    from animerec.evaluate.split import protocol_split
+    from animerec.data.split import protocol_split
 
     r = random_ratings(n_users=90)
     path = tmp_path / "ratings.parquet"

@@ -17,7 +17,7 @@ the one recommending the most distinct anime is kept (a tie-break toward catalog
 Then the members are refitted on all training users; α and the weights are saved with the model.
 
 A recommendation's reason comes from the feature that added most to its score: the member's own
-reason ("because you liked Monster (0.81)") or the prior's ("84% of its 120 raters rated it 9+").
+reason ("because you liked Monster") or the prior's ("fans who watched it rate it highly").
 """
 
 from animerec.recommend.hybrid.fusion import PRIORS, ItemPriors, seen_mask, standardise

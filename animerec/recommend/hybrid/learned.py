@@ -144,6 +144,8 @@ def fusion_key(
         "rounds": ROUNDS,
         "quality_prior_weight": QUALITY_PRIOR_WEIGHT,
     }
+    if p.min_validation_ratings != 10:  # only when set: the keys cached before it existed stay
+        settings["min_validation_ratings"] = p.min_validation_ratings
     blob = json.dumps(settings, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16], settings
 
@@ -181,4 +183,5 @@ def write_fusion(
 
 
 def _array_hash(a: np.ndarray) -> str:
-    return hashlib.sha1(np.ascontiguousarray(a).view(np.uint8)).hexdigest()[:16]
+    digest = hashlib.sha1(np.ascontiguousarray(a).view(np.uint8), usedforsecurity=False)
+    return digest.hexdigest()[:16]

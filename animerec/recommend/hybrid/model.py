@@ -66,6 +66,10 @@ class _Recent(threading.local):
         self.rows: dict[int, tuple] = {}
 
 
+FEW_RATERS = 50
+"""Below this many raters a prior's reason says the evidence is thin."""
+
+
 class HybridRecommender(Recommender):
     """A learned weighted sum of member recommenders' standardised scores and item priors."""
 
@@ -331,11 +335,13 @@ class HybridRecommender(Recommender):
         return out
 
     def _prior_reason(self, name: str, position: int) -> str:
+        # In words, and honest about thin evidence (a share of 19 raters is not a verdict).
         raters = int(self.priors.raters[position])
-        if name == "quality" and raters:
-            share = self.priors.promoters[position] / raters
-            return f"{100 * share:.0f}% of its {raters:,} raters rated it 9+"
-        return f"popular: {raters:,} people rated it"
+        if raters < FEW_RATERS:
+            return "few fans have rated it yet"
+        if name == "quality":
+            return "fans who watched it rate it highly"
+        return "popular with fans"
 
     def item_vectors(self) -> np.ndarray | None:
         for m in self.members.values():

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from animerec.recommend.ranking import top_k
 from animerec.recommend.ndcg import ndcg
+from animerec.recommend.ranking import top_k
 
 __all__ = ["ROUNDS", "WEIGHT_GRID", "learn_weights", "ndcg_at_k", "pick", "ranking_quality"]
 
