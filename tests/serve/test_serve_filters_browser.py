@@ -103,9 +103,11 @@ def test_filters_on_the_page(tiny_server: str, tmp_path: Path, screen: str) -> N
             asked: list[str] = []
             page.on(
                 "request",
-                lambda r: asked.append(r.url)
-                if "/recommendations?" in r.url or "/similar?" in r.url
-                else None,
+                lambda r: (
+                    asked.append(r.url)
+                    if "/recommendations?" in r.url or "/similar?" in r.url
+                    else None
+                ),
             )
             page.goto(base + "/")
             expect(page.locator("body")).to_have_attribute("data-ready", "true")
@@ -125,7 +127,9 @@ def test_filters_on_the_page(tiny_server: str, tmp_path: Path, screen: str) -> N
             page.check("#filters input[value=Movie]")
             movies = {a for a, t in TYPE.items() if t == "Movie"}
             assert set(_wait_cards(page, movies - {1})) == {2}
-            assert all(m.startswith("Movie") for m in page.locator("article.card .meta").all_inner_texts())
+            assert all(
+                m.startswith("Movie") for m in page.locator("article.card .meta").all_inner_texts()
+            )
             assert "types=Movie" in asked[-1]
             page.screenshot(path=str(shots / f"filters-movie-{screen}.png"), full_page=True)
             page.uncheck("#filters input[value=Movie]")
