@@ -154,7 +154,8 @@ function errorMessage(e) {
   return e.fields.map((f) => {
     const name = String(f.field || "").replace(/\[\d+\]$/, "");
     const label = FILTER_LABELS[name];
-    return label ? `Filter “${label}” (${name}): ${f.message}` : `${f.field}: ${f.message}`;
+    const msg = String(f.message || "invalid").replace(`${f.field}: `, "");
+    return label ? `Filter “${label}” (${name}): ${msg}` : `${f.field}: ${msg}`;
   }).join("; ");
 }
 
