@@ -47,4 +47,8 @@ echo "fine-tuning $((trained - start)) s, encoding $((encoded - trained)) s"
 if [ "$EVAL" = "1" ]; then
   "$PY" "$HERE/benchmarks/embedding_study.py" -w "$WS" dev "mpnet@384" "$NAME" --hybrid
   "$PY" "$HERE/benchmarks/embedding_study.py" -w "$WS" report --base "mpnet@384"
+  # The book's table (docs/experiments.md §9): the full fine-tune beside the adapters, every
+  # protocol (hold-out and 1/3/10 likes); TOP=N keeps the CPU run's most-rated N anime.
+  "$PY" "$HERE/benchmarks/book_study.py" -w "$WS" ${TOP:+--top "$TOP"} eval "mpnet@384" "$NAME"
+  "$PY" "$HERE/benchmarks/book_study.py" -w "$WS" ${TOP:+--top "$TOP"} report
 fi

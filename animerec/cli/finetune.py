@@ -155,6 +155,14 @@ def finetune(
     bf16: Annotated[
         bool, typer.Option("--bf16", help="Mixed precision (bfloat16) on a capable GPU.")
     ] = R.bf16,
+    backend: Annotated[
+        str,
+        typer.Option(
+            help="How the base encoder runs for the catalog vectors an adapter trains on and "
+            "writes: torch, onnx or onnx-int8 (2.6-2.9x faster on a CPU; scripts/main.sh's "
+            "default). Evaluate and recommend with the same --backend to reuse them."
+        ),
+    ] = R.backend,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = R.progress,
 ) -> None:
     """Fine-tune a sentence-transformers embedder on pairs of anime the same fans like."""
@@ -175,6 +183,7 @@ def finetune(
         variant=variant,
         device=device,
         bf16=bf16,
+        backend=backend,
         progress=progress,
     )
     pairs = PairSettings(

@@ -107,6 +107,54 @@ def recommend(
     refit: Annotated[
         bool, typer.Option("--refit", help="Fit the model again even if a fit is saved.")
     ] = False,
+    mal_export: Annotated[
+        Path | None,
+        typer.Option(
+            "--mal-export",
+            help="Your MyAnimeList list ('Export my list' XML, plain or .gz, or Kaggle "
+            "animelist.csv rows): scored completed titles are the history; watching, on hold, "
+            "plan to watch and dropped titles are left out of the results (dropped = disliked).",
+            show_default=False,
+        ),
+    ] = None,
+    include_adult: Annotated[
+        bool, typer.Option("--include-adult", help="Allow adult (Rx - Hentai) titles.")
+    ] = False,
+    no_mild_nudity: Annotated[
+        bool, typer.Option("--no-mild-nudity", help="Leave out 'R+ - Mild Nudity' titles.")
+    ] = False,
+    types: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--type", help="Only this type (repeatable): TV, Movie, OVA, ONA, Special, Music."
+        ),
+    ] = None,
+    year_min: Annotated[
+        int | None, typer.Option("--year-min", help="First aired in or after.")
+    ] = None,
+    year_max: Annotated[
+        int | None, typer.Option("--year-max", help="First aired in or before.")
+    ] = None,
+    seasons: Annotated[
+        list[str] | None, typer.Option("--season", help="Premiered in this season (repeatable).")
+    ] = None,
+    genres: Annotated[
+        list[str] | None, typer.Option("--genre", help="Has one of these genres (repeatable).")
+    ] = None,
+    exclude_genres: Annotated[
+        list[str] | None, typer.Option("--exclude-genre", help="Has none of these (repeatable).")
+    ] = None,
+    min_episodes: Annotated[
+        int | None, typer.Option("--min-episodes", help="At least this many episodes.")
+    ] = None,
+    franchise: Annotated[
+        bool,
+        typer.Option(
+            "--franchise/--no-franchise",
+            help="Entry points before sequels, one title per franchise, no recaps or music "
+            "videos (at --explore 0 without --spread).",
+        ),
+    ] = True,
 ) -> None:
     """Recommend anime: for every user of --history H.csv (written to --out R.csv), or for a
     person who names titles with --liked."""
@@ -117,8 +165,11 @@ def recommend(
     from animerec.recommend.registry import check_model_names
     from animerec.recommend.store import fitted
 
-    if (history is None) == (not liked):
-        raise AnimerecError("give either --history H.csv (with --out R.csv) or --liked TITLE")
+    given = [history is not None, bool(liked), mal_export is not None]
+    if sum(given) != 1:
+        raise AnimerecError(
+            "give one of --history H.csv (with --out R.csv), --liked TITLE or --mal-export FILE"
+        )
     if history is not None and out is None:
         raise AnimerecError("--history needs --out R.csv (where to write the recommendations)")
     if k < 1:
@@ -133,6 +184,7 @@ def recommend(
     if backend is not None:
         check_backend(backend)
 
+    hidden: tuple[int, ...] = ()
     w = workspace(ws)
     w.require_ingested()
     catalog = Catalog.read(w.anime)
@@ -140,6 +192,23 @@ def recommend(
 
     if history is not None:
         users, histories = read_history(history, catalog)
+    elif mal_export is not None:
+        from animerec.data.mal_list import load_list_file
+        from animerec.data.ratings import History
+
+        imported = load_list_file(mal_export, catalog)
+        if imported.unknown_ids:
+            shown = ", ".join(str(a) for a in imported.unknown_ids[:10])
+            err.print(
+                f"{len(imported.unknown_ids):,} ids of the list are not in the catalog: {shown}"
+            )
+        rated = dict(imported.history) | {a: 1 for a in imported.dislikes}
+        if not rated:
+            raise AnimerecError(
+                f"{mal_export}: no scored, completed or dropped title of the list is in the catalog"
+            )
+        users, histories = np.array([0]), [History.of(list(rated), list(rated.values()))]
+        hidden = tuple(sorted(imported.excluded - set(rated)))
     else:
         from animerec.data.ratings import History
         from animerec.data.titles import TitleIndex
@@ -160,15 +229,33 @@ def recommend(
     # model can say nothing about, then reasons for what is shown.
     from animerec.data.ratings import Ratings
     from animerec.recommend.explain import explain
-    from animerec.recommend.filters import Filters
+    from animerec.recommend.filters import FilterError, Filters
     from animerec.recommend.pipeline import Fallback, RankOptions, rank_batch
     from animerec.recommend.spread import Spread
 
+    try:
+        filters = Filters(
+            exclude_seen=exclude_seen,
+            exclude=hidden,
+            types=tuple(types or ()),
+            year_min=year_min,
+            year_max=year_max,
+            seasons=tuple(seasons or ()),
+            genres=tuple(genres or ()),
+            exclude_genres=tuple(exclude_genres or ()),
+            min_episodes=min_episodes,
+            include_adult=include_adult,
+            include_mild_nudity=not no_mild_nudity,
+        )
+        filters.mask(catalog)  # unknown genres fail here, before any model work
+    except FilterError as exc:
+        raise AnimerecError(f"--{exc.field.replace('_', '-')}: {exc}") from None
     options = RankOptions(
         k=k,
-        filters=Filters(exclude_seen=exclude_seen),
+        filters=filters,
         explore=explore,
         spread=Spread() if spread else None,
+        franchise=franchise and history is None and explore == 0,
     )
     fallback = Fallback.of(Ratings.read(w.ratings), catalog)
     ranked = rank_batch(rec_model, histories, options, fallback=fallback, block=BATCH_USERS)

@@ -22,9 +22,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from animerec.embed.base import Embedder
+from animerec.embed.head import read_head
 from animerec.embed.local import PROGRESS_MIN_TEXTS
 from animerec.embed.model_dir import cache_root, model_fingerprint, read_config
-from animerec.embed.onnx_export import EXPORT_FORMAT, export_onnx, pooling_mode
+from animerec.embed.onnx_export import EXPORT_FORMAT, export_onnx, pooling_mode, supported_modules
 from animerec.errors import AnimerecError
 
 if TYPE_CHECKING:
@@ -83,7 +84,10 @@ class OnnxEmbedder(Embedder):
                 f"dynamic int8 breaks {model_type} models ({INT8_BREAKS[model_type]}); use backend "
                 "onnx or torch (fp32) for it, or pass force_int8=True to quantise anyway"
             )
-        self._dim = int(config.get("hidden_size") or 0)
+        # What follows pooling (an adapter's Normalize → Dense → Normalize) runs in numpy.
+        self.head = read_head(self.model_dir, supported_modules(self.model_dir))
+        hidden = int(config.get("hidden_size") or 0)
+        self._dim = self.head.out_dim(hidden) if hidden else 0
         self.lower_case = bool(
             read_config(self.model_dir / "sentence_bert_config.json").get("do_lower_case")
         )
@@ -91,7 +95,7 @@ class OnnxEmbedder(Embedder):
     @property
     def dim(self) -> int:
         if not self._dim:
-            self._dim = int(self.session.get_outputs()[0].shape[-1])
+            self._dim = self.head.out_dim(int(self.session.get_outputs()[0].shape[-1]))
         return self._dim
 
     @cached_property
@@ -171,7 +175,7 @@ class OnnxEmbedder(Embedder):
                     for row, i in enumerate(idx):
                         batch[row, : lengths[i]] = tokens[name][i]
                 feeds[name] = batch
-            out[idx] = pool(self.session.run(None, feeds)[0], mask, self.pooling)
+            out[idx] = self.head(pool(self.session.run(None, feeds)[0], mask, self.pooling))
 
         groups = self.micro_batches(lengths, batch_size)
         show = self.progress if self.progress is not None else len(texts) >= PROGRESS_MIN_TEXTS

@@ -23,6 +23,7 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+from animerec.embed.head import HEAD_MODULES
 from animerec.embed.model_dir import model_fingerprint, read_config
 from animerec.errors import AnimerecError
 from animerec.workspace import atomic_path, now_iso, write_json
@@ -46,7 +47,7 @@ MANIFEST_FILE = "manifest.json"
 OPSET = 17
 EXPORT_FORMAT = 2  # bump when the export recipe changes: cached files are then rebuilt
 POOLING_MODES = ("mean", "cls", "max", "mean_sqrt_len_tokens")
-_SUPPORTED_MODULES = ("Transformer", "Pooling", "Normalize")
+_SUPPORTED_MODULES = ("Transformer", "Pooling", *HEAD_MODULES)
 _OLD_POOLING_KEYS = {
     "pooling_mode_cls_token": "cls",  # nosec B105  # a pooling mode name, not a password
     "pooling_mode_mean_tokens": "mean",
@@ -56,13 +57,14 @@ _OLD_POOLING_KEYS = {
 
 
 def supported_modules(model_dir: Path) -> list[dict]:
-    """``modules.json`` of a model the ONNX backend can run (Transformer + Pooling [+ Normalize])."""
+    """``modules.json`` of a model the ONNX backend can run: Transformer + Pooling, then any
+    Normalize/Dense layers (an adapter's; :mod:`animerec.embed.head` runs them)."""
     modules = json.loads((model_dir / "modules.json").read_text())
     kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
     unsupported = [k for k in kinds if k not in _SUPPORTED_MODULES]
     if unsupported or not kinds or kinds[0] != "Transformer" or "Pooling" not in kinds:
         raise AnimerecError(
-            f"the ONNX backend runs Transformer + Pooling (+ Normalize) models; {model_dir} has "
+            f"the ONNX backend runs Transformer + Pooling (+ Normalize/Dense) models; {model_dir} has "
             f"{' + '.join(kinds)}: use backend torch"
         )
     return modules

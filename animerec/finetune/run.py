@@ -169,7 +169,9 @@ def finetune(
     save_model(model, target, manifest, users)
     log(f"saved {target} (embedder name {name!r})")
     if out_dir is None:
-        line = strategy.after_save(lambda: get_embedder(name, workspace=workspace), workspace)
+        line = strategy.after_save(
+            lambda: get_embedder(name, workspace=workspace, backend=s.backend), workspace
+        )
         if line is not None:
             log(line)
     return FinetuneResult(name, target, manifest)
@@ -211,7 +213,9 @@ def _cached_base_vectors(
     """The base encoder's vectors of every catalog anime, through the workspace's cache."""
 
     def encode() -> tuple[np.ndarray, np.ndarray]:
-        embedder = get_embedder(s.base, workspace=workspace, max_seq_length=s.max_seq_length)
+        embedder = get_embedder(
+            s.base, workspace=workspace, max_seq_length=s.max_seq_length, backend=s.backend
+        )
         return catalog.anime_ids, catalog_embeddings(embedder, catalog, workspace, s.variant)
 
     return encode

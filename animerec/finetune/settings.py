@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from animerec.embed.registry import check_backend
 from animerec.errors import AnimerecError
 
 __all__ = [
@@ -147,6 +148,10 @@ class FinetuneSettings:
     """``cpu``, ``cuda``… (None: the library's choice)."""
     bf16: bool = False
     """Mixed precision (bfloat16) on a GPU that supports it: about twice as fast."""
+    backend: str = "torch"
+    """How the base encoder runs for the catalog vectors an adapter trains on and writes
+    (``torch``, ``onnx``, ``onnx-int8``; int8 is 2.6–2.9× faster for MiniLM on a CPU). The saved
+    model is the same sentence-transformers directory whatever the backend."""
     eval_pairs: int = 2000
     """Validation pairs the Spearman is measured on (a seeded sample of the ``val`` split)."""
     eval_batch_size: int = 64
@@ -176,6 +181,12 @@ class FinetuneSettings:
             raise AnimerecError(f"time budget must be > 0 s, got {self.time_budget_s}")
         if self.mini_batch_size is not None and (self.loss != "mnrl" or self.mini_batch_size < 1):
             raise AnimerecError("mini_batch_size (cached MNRL) needs --loss mnrl and a size ≥ 1")
+        check_backend(self.backend)
+        if self.backend != "torch" and self.method != "adapter":
+            raise AnimerecError(
+                f"backend {self.backend!r} applies to --method adapter (the catalog vectors it "
+                "trains on and writes); a full fine-tune trains the encoder in torch"
+            )
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise AnimerecError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
 

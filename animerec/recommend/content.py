@@ -11,6 +11,11 @@ Fitting reads the catalog's vectors from the workspace's embedding cache (encodi
 missing) and precomputes each anime's top neighbours with blocked matrix products, so scoring is
 two bincounts over the promoted anime's neighbour lists and one dense product (in a 64-d
 projection of the vectors) per batch — no Python loop over the catalog.
+
+A rating ≤ 5 (a dislike) adds ``dislike_weight`` (negative) per appearance in the disliked
+anime's neighbour list (times the similarity with ``aggregate="sum"``), so what resembles a
+disliked title sinks; a disliked title is never taken as a liked one, even when it is the
+history's best rating.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from animerec.errors import AnimerecError
 from animerec.recommend.base import Recommender
 from animerec.recommend.context import Context
 from animerec.recommend.explain import because_you_liked
+from animerec.recommend.itemspace import DISLIKE_MAX
 from animerec.workspace import Workspace
 
 TABLE_SIZE = 100
@@ -109,6 +115,23 @@ def _memo_table(vectors: np.ndarray, allowed: np.ndarray | None) -> tuple[np.nda
     return _table_memo[key]
 
 
+def text_vectors(
+    catalog: Catalog,
+    *,
+    embedder: str = "auto",
+    variant: str = "clean",
+    vectors: np.ndarray | None = None,
+    context: Context | None = None,
+) -> tuple[np.ndarray, dict[str, str | None]]:
+    """Unit description vectors of every catalog anime, and what they come from, loaded the
+    way the content recommender loads them (the workspace's embedding cache, ``auto`` = the
+    fine-tuned ``anime-minilm`` when trained): the one path for models that use text as side
+    information (the text-regularised EASE family)."""
+    params = ContentRecommender.Params(embedder=embedder, variant=variant)
+    content = ContentRecommender(params, vectors=vectors, context=context)
+    return content.catalog_vectors(catalog), content.input_identity()
+
+
 class ContentRecommender(Recommender):
     """Nearest neighbours of the promoted anime in description-embedding space."""
 
@@ -144,6 +167,10 @@ class ContentRecommender(Recommender):
         order anime outside every neighbour list; 0 = the full vectors."""
         min_item_raters: int = 0
         """Recommend only anime with this many training raters (0: the whole catalog)."""
+        dislike_weight: float = 0.0
+        """Added per appearance in a disliked anime's neighbour list (0: dislikes ignored)."""
+        dislike_max: int = DISLIKE_MAX
+        """Ratings at or below this are dislikes."""
 
     def __init__(
         self,
@@ -253,7 +280,24 @@ class ContentRecommender(Recommender):
         best = np.zeros(n, np.int16)
         np.maximum.at(best, row, rating)
         keep = rating >= np.maximum(np.minimum(best, self.params.min_rating), 1)[row]
+        if self.params.dislike_weight:  # a dislike is never the fallback "liked" title
+            keep &= rating > self.params.dislike_max
         key = np.unique(row[keep] * len(catalog) + pos[keep])  # sorted: rows ascending
+        return key // len(catalog), key % len(catalog)
+
+    def disliked(self, histories: Sequence[History]) -> tuple[np.ndarray, np.ndarray]:
+        """(row, catalog position) of every anime each history rated ``≤ dislike_max``."""
+        catalog = self.fitted_catalog()
+        n = len(histories)
+        if n == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        lens = np.fromiter((len(h) for h in histories), np.int64, n)
+        ids = np.concatenate([h.anime_ids for h in histories])
+        rating = np.concatenate([h.ratings for h in histories])
+        row = np.repeat(np.arange(n), lens)
+        pos = catalog.positions(ids)
+        ok = (pos >= 0) & (rating <= self.params.dislike_max)
+        key = np.unique(row[ok] * len(catalog) + pos[ok])
         return key // len(catalog), key % len(catalog)
 
     def liked_matrix(self, histories: Sequence[History]) -> sp.csr_matrix:
@@ -301,10 +345,26 @@ class ContentRecommender(Recommender):
                 listed = 1 + np.maximum(sums, 0)
             out.ravel()[cells] = listed
         out = out.astype(np.float32, copy=False)
-        out[n_liked == 0] = 0.0  # nothing known of this history: every anime ties
+        out[n_liked == 0] = 0.0  # nothing liked known of this history: every anime ties...
+        if self.params.dislike_weight:
+            self._push_away(out, histories)  # ...but what resembles a dislike sinks
         if self.allowed is not None:
             out[:, ~self.allowed] = -np.inf
         return out
+
+    def _push_away(self, out: np.ndarray, histories: Sequence[History]) -> None:
+        """Add ``dislike_weight`` (× similarity for ``sum``) to each cell of the disliked
+        anime's neighbour lists, in place."""
+        row, pos = self.disliked(histories)
+        if not len(row):
+            return
+        m = out.shape[1]
+        cell = (row[:, None] * m + self.nbr_idx[pos]).ravel()
+        w = np.ones(cell.shape, np.float32)
+        if self.params.aggregate == "sum":
+            w = np.maximum(self.nbr_sim[pos].ravel(), 0)
+        cells, inverse = np.unique(cell, return_inverse=True)
+        out.ravel()[cells] += self.params.dislike_weight * np.bincount(inverse, w)
 
     def reasons(self, history: History, anime_ids: np.ndarray, scores: np.ndarray) -> list[str]:
         catalog = self.fitted_catalog()

@@ -74,7 +74,7 @@ def order_by_franchise(
 
 
 def _note(catalog: Catalog, replaced: int | None, more: int) -> str:
-    """"start here, before R2: the franchise has 3 more entries" (or only the count)."""
+    """ "start here, before R2: the franchise has 3 more entries" (or only the count)."""
     entries = "entry" if more == 1 else "entries"
     count = f"the franchise has {more} more {entries}" if more > 0 else ""
     if replaced is None:

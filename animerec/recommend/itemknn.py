@@ -5,6 +5,9 @@ Two anime are similar by the Jaccard score of their promoter sets (training user
 table ``S`` (column ``j`` holds the neighbours of ``j``), so scoring a user is one sparse product:
 ``score_j = Σ_{i promoted, i among j's neighbours} S[i, j]``. Keeping the candidate's neighbours
 (not the history item's) is the classic item-kNN, and measurably better here.
+
+A rating ≤ 5 in the history (a dislike) enters the sum with ``dislike_weight`` (negative), so it
+pushes down its own neighbours instead of being ignored.
 """
 
 from __future__ import annotations
@@ -20,7 +23,13 @@ from animerec.data.catalog import Catalog
 from animerec.data.ratings import History, Ratings
 from animerec.recommend.base import Recommender
 from animerec.recommend.explain import liked_reasons
-from animerec.recommend.itemspace import ItemSpace, tie_break, weighted
+from animerec.recommend.itemspace import (
+    DISLIKE_MAX,
+    ItemSpace,
+    signed_inputs,
+    tie_break,
+    weighted,
+)
 
 BLOCK = 1024
 """Rows of the co-occurrence matrix computed at once (bounds memory for large catalogs)."""
@@ -76,6 +85,10 @@ class ItemKNN(Recommender):
         """Nearest anime kept per candidate: only they add to its score."""
         min_rating: int = 9
         """Ratings from this value up are promotions, in training and in a user's history."""
+        dislike_weight: float = 0.0
+        """Weight of a rating ≤ ``dislike_max`` in the history sum (0: ignored; a promotion is 1)."""
+        dislike_max: int = DISLIKE_MAX
+        """Ratings at or below this are dislikes."""
 
     def __init__(self, params: Params | None = None) -> None:
         self.params = params or self.Params()
@@ -95,7 +108,15 @@ class ItemKNN(Recommender):
         return self
 
     def _promoted(self, histories: Sequence[History]) -> sp.csr_matrix:
-        return self.space.history_matrix(histories, min_rating=self.params.min_rating)
+        """Histories × items: 1 per promotion, ``dislike_weight`` per dislike."""
+        p = self.params
+        return signed_inputs(
+            self.space,
+            histories,
+            min_rating=p.min_rating,
+            dislike_weight=p.dislike_weight,
+            dislike_max=p.dislike_max,
+        )
 
     def score(self, histories: Sequence[History]) -> np.ndarray:
         self.fitted_catalog()
@@ -104,7 +125,8 @@ class ItemKNN(Recommender):
 
     def reasons(self, history: History, anime_ids: np.ndarray, scores: np.ndarray) -> list[str]:
         catalog = self.fitted_catalog()
-        hist_cols = self._promoted([history]).indices
+        x = self._promoted([history])
+        hist_cols = x.indices[x.data > 0]  # a disliked title is never the reason
         rec_cols = self.space.columns(anime_ids, catalog)
         contrib = self.S[hist_cols][:, np.maximum(rec_cols, 0)].toarray()
         contrib[:, rec_cols < 0] = 0.0

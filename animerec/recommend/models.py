@@ -13,14 +13,18 @@ from animerec.recommend.als import ALS
 from animerec.recommend.base import Recommender
 from animerec.recommend.content import ContentRecommender
 from animerec.recommend.ease import EASE
+from animerec.recommend.infae import InfiniteAE
 from animerec.recommend.itemknn import ItemKNN
 from animerec.recommend.popularity import Popularity
+from animerec.recommend.textease import CEASE, L3AE, AddEASE
 from animerec.recommend.userknn import UserKNN
 
 __all__ = ["SINGLE_MODELS", "UnknownModelError", "check_names", "lookup"]
 
 SINGLE_MODELS: dict[str, type[Recommender]] = {
-    cls.name: cls for cls in (Popularity, ItemKNN, UserKNN, EASE, ALS, ContentRecommender)
+    cls.name: cls
+    for cls in (Popularity, ItemKNN, UserKNN, EASE, ALS, ContentRecommender)
+    + (L3AE, CEASE, AddEASE, InfiniteAE)  # the EASE family of issue 13 (benchmarks/ease_study.py)
 }
 """Models a hybrid may fuse (by ``name``)."""
 

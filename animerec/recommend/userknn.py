@@ -3,6 +3,10 @@
 A user's neighbours are the training users whose promoter sets (anime rated ``min_rating`` or
 more) overlap most with theirs, by Jaccard or cosine; an anime scores the summed similarity of
 the neighbours who promoted it. Any history works, so new users need no refit.
+
+A rating ≤ 5 in the history (a dislike) lowers the similarity to every training user who
+promoted that title by ``dislike_weight`` shared promotions (similarities are floored at 0), so
+fans of what you disliked stop voting for your list.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from animerec.data.ratings import History, Ratings
 from animerec.errors import AnimerecError
 from animerec.recommend.base import Recommender
 from animerec.recommend.explain import fans_reason
-from animerec.recommend.itemspace import ItemSpace, tie_break, weighted
+from animerec.recommend.itemspace import DISLIKE_MAX, ItemSpace, tie_break, weighted
 
 SIMILARITIES = ("jaccard", "cosine")
 
@@ -41,6 +45,10 @@ class UserKNN(Recommender):
         """``jaccard`` or ``cosine`` of the two promoter sets."""
         min_rating: int = 9
         """Ratings from this value up are promotions, in training and in a user's history."""
+        dislike_weight: float = 0.0
+        """Shared promotions one shared dislike is worth in the similarity (0: ignored)."""
+        dislike_max: int = DISLIKE_MAX
+        """Ratings at or below this are dislikes."""
 
     def __init__(self, params: Params | None = None) -> None:
         self.params = params or self.Params()
@@ -48,6 +56,11 @@ class UserKNN(Recommender):
             raise AnimerecError(
                 f"userknn: unknown similarity {self.params.similarity!r}; "
                 f"choose from {', '.join(SIMILARITIES)}"
+            )
+        if self.params.dislike_max >= self.params.min_rating:
+            raise AnimerecError(
+                f"userknn: dislike_max ({self.params.dislike_max}) must be below min_rating "
+                f"({self.params.min_rating})"
             )
         self.space: ItemSpace | None = None
         self.P: sp.csr_matrix | None = None
@@ -74,13 +87,20 @@ class UserKNN(Recommender):
 
     def neighbours(self, histories: Sequence[History]) -> sp.csr_matrix:
         """``[len(histories), n_training_users]`` similarity weights of each history's neighbours."""
-        H = weighted(self.space.history_matrix(histories), self.params.min_rating)
+        p = self.params
+        raw = self.space.history_matrix(histories)
+        H = weighted(raw, p.min_rating)
         co = (H @ self.P.T).toarray()
         own = np.diff(H.indptr).astype(np.float32)[:, None]
         if self.params.similarity == "jaccard":
             denom = own + self.sizes[None, :] - co
         else:
             denom = np.sqrt(own * self.sizes[None, :])
+        if p.dislike_weight:
+            D = raw.copy()
+            D.data = np.where((D.data > 0) & (D.data <= p.dislike_max), 1.0, 0.0)
+            D.eliminate_zeros()
+            co = np.maximum(co + p.dislike_weight * (D @ self.P.T).toarray(), 0.0)
         sim = np.divide(co, denom, out=np.zeros_like(co), where=denom > 0).astype(np.float32)
         k = max(1, min(self.params.neighbours, sim.shape[1]))
         top = np.argpartition(-sim, k - 1, axis=1)[:, :k]

@@ -15,6 +15,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from threadpoolctl import threadpool_limits
 
 from animerec.errors import AnimerecError
 from animerec.recommend.base import Recommender
-from animerec.serve import routes, users
+from animerec.serve import fan, routes, users
 from animerec.serve.auth import TokenCache
 from animerec.serve.errors import ERRORS, install_error_handlers
 from animerec.serve.guard import Guard
@@ -97,6 +98,8 @@ def create_app(
     :class:`Protection`'s defaults — limits on, CORS closed).
     """
     protection = protection or Protection()
+    uploads = tuple(p for p in fan.UPLOAD_PATHS if p not in protection.upload_paths)
+    protection = replace(protection, upload_paths=protection.upload_paths + uploads)
     ws = workspace if isinstance(workspace, Workspace) else Workspace(Path(workspace))
     ws.require_ingested()
     if models is None:
@@ -150,6 +153,7 @@ def create_app(
     _enumerate_models(app, served)
     app.include_router(routes.router)
     app.include_router(users.router)
+    app.include_router(fan.router)
     if protection.cors_origins:  # closed unless asked: no Access-Control-* header at all
         app.add_middleware(
             CORSMiddleware,

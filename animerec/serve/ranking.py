@@ -25,7 +25,10 @@ def rank(
     """The top ``k`` for one history through the ranking pipeline the CLI and the evaluation use:
     the uniform filters, exploration at ``explore`` > 0, and the popularity fallback for a
     history the model can say nothing about."""
-    options = RankOptions(k=k, filters=filters or Filters(), explore=explore)
+    # Franchise-aware at explore 0, as a fan expects: entry points, one card per franchise.
+    options = RankOptions(
+        k=k, filters=filters or Filters(), explore=explore, franchise=explore == 0
+    )
     ranked = rank_batch(model, [history], options, fallback=fallback)
     return explain(model, [history], ranked, fallback)[0]
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi import Path as PathParam
+from pydantic import ValidationError
 
 from animerec.data.ratings import History
 from animerec.recommend.filters import FilterError, Filters
@@ -69,6 +70,9 @@ def filter_query(
         )
     except FilterError as exc:
         raise invalid(exc.field, str(exc)) from None
+    except ValidationError as exc:  # built here from query values, so not FastAPI's own 422
+        err = exc.errors()[0]
+        raise invalid(".".join(str(x) for x in err["loc"]), err["msg"]) from None
 
 
 def _filters(**values: Any) -> Filters:
@@ -105,9 +109,13 @@ async def search(
     s: State,
     q: Annotated[str, Query(min_length=1, max_length=MAX_TITLE, description="title text")],
     limit: Annotated[int, Query(ge=1, le=MAX_SEARCH)] = 10,
+    include_adult: Annotated[
+        bool, Query(description="also suggest adult (Rx - Hentai) titles; off by default")
+    ] = False,
 ) -> Response:
-    """Fuzzy title search over Name and English name: exact, then prefix, then similar."""
-    hits = s.titles.search(q, limit)
+    """Fuzzy title search over Name, English and Japanese name: exact, then prefix, then
+    similar. Adult (Rx) titles only with ``include_adult=true``; no match is an empty list."""
+    hits = s.titles.search(q, limit, include_adult=include_adult)
     return json_response(
         SearchResponse(
             query=q, items=[SearchHit(match=m.score, **s.summary(m.anime_id)) for m in hits]

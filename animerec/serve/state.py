@@ -24,6 +24,7 @@ from animerec.data.titles import TitleIndex
 from animerec.errors import AnimerecError, UnknownTitleError
 from animerec.recommend.base import Recommendation, Recommender
 from animerec.recommend.filters import FilterError, Filters
+from animerec.recommend.franchise_order import franchises_of
 from animerec.recommend.pipeline import Fallback
 from animerec.recommend.registry import RECOMMENDERS, check_model_names
 from animerec.recommend.store import fitted
@@ -181,6 +182,7 @@ class ServeState:
         first = History.of([int(self.catalog.anime_ids[0])])
         for rec in self.models.values():
             rec.recommend([first], 10)
+        franchises_of(self.catalog)  # the franchise step's groups, built once
         self.titles.search("a", 1)
 
     # --- lookups -------------------------------------------------------------------------------

@@ -150,8 +150,8 @@ def test_usage_errors(ws: Workspace, tmp_path: Path, monkeypatch, capsys) -> Non
     h = write_h(tmp_path / "H.csv", "user_id,anime_id,rating\n1,1,10\n")
     cases = [
         (("--history", str(h)), "--history needs --out"),
-        (("--history", str(h), "--liked", "Monster", "--out", "x.csv"), "either --history"),
-        ((), "either --history"),
+        (("--history", str(h), "--liked", "Monster", "--out", "x.csv"), "give one of --history"),
+        ((), "give one of --history"),
         (("--liked", "Monster", "--spread"), "--spread spreads a batch"),
         (("--liked", "Monster", "--model", "nope"), "unknown model 'nope'"),
         (("--liked", "Monster", "--explore", "1.5"), "--explore must be in [0, 1]"),
@@ -217,3 +217,47 @@ def test_user_the_model_knows_nothing_about_gets_popular_anime(
     assert code == 0, err
     r = pd.read_csv(out)
     assert len(r) == 3 and r.reason.str.startswith("popular with fans").all()
+
+
+def test_filters_adult_default_and_mal_export(
+    ws: Workspace, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """The uniform filters on the command line; adult titles only with --include-adult; a MAL
+    'Export my list' file as the history (dropped = disliked, plan to watch left out)."""
+    catalog = Catalog.read(ws.anime)
+    adult = set(catalog.anime_ids[catalog.frame["age_rating"].fillna("").str.startswith("Rx")])
+    out = tmp_path / "R.csv"
+    args = ("--liked", "Cowboy Bebop", "--k", "50", "--model", "popularity", "--out", str(out))
+    code, _, err = run(monkeypatch, capsys, *args, "-w", str(ws.root))
+    assert code == 0, err
+    assert not set(pd.read_csv(out).anime_id) & adult
+    code, _, err = run(monkeypatch, capsys, *args, "--type", "Movie", "-w", str(ws.root))
+    assert code == 0, err
+    types = catalog.frame.set_index("anime_id")["type"]
+    assert set(types[pd.read_csv(out).anime_id]) == {"Movie"}
+    code, _, err = run(monkeypatch, capsys, *args, "--genre", "Nope", "-w", str(ws.root))
+    assert code == 1 and "--genres" in err and "Nope" in err
+
+    plan = int(catalog.anime_ids[5])
+    xml = (
+        "<?xml version='1.0' encoding='UTF-8'?><myanimelist>"
+        "<anime><series_animedb_id>1</series_animedb_id><my_score>10</my_score>"
+        "<my_status>Completed</my_status></anime>"
+        f"<anime><series_animedb_id>{plan}</series_animedb_id><my_score>0</my_score>"
+        "<my_status>Plan to Watch</my_status></anime>"
+        "<anime><series_animedb_id>99999999</series_animedb_id><my_score>8</my_score>"
+        "<my_status>Completed</my_status></anime></myanimelist>"
+    )
+    export = tmp_path / "animelist.xml"
+    export.write_text(xml)
+    code, _, err = run(
+        monkeypatch, capsys, "--mal-export", str(export), "--k", "50", "--model", "popularity",
+        "--out", str(out), "-w", str(ws.root),
+    )  # fmt: skip
+    assert code == 0, err
+    got = set(pd.read_csv(out).anime_id)
+    assert 1 not in got and plan not in got  # watched and plan-to-watch are left out
+    assert "99999999" in err  # unknown ids are reported, not fatal
+    export.write_text("<myanimelist><anime><series_animedb_id>1</series_animedb_id>")
+    code, _, err = run(monkeypatch, capsys, "--mal-export", str(export), "-w", str(ws.root))
+    assert code == 1 and str(export) in err

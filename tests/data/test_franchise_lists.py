@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from test_franchise import _synthetic
+from test_franchise_groups import _synthetic
 
 from animerec.data.catalog import Catalog
 from animerec.data.franchise import Franchises

@@ -49,8 +49,10 @@ def test_models_with_extra_modules_are_refused(tiny_model_dir, tmp_path):
     shutil.copytree(tiny_model_dir, model)
     modules = json.loads((model / "modules.json").read_text())
     modules.append(
-        {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"}
+        {"idx": 2, "name": "2", "path": "2_LayerNorm", "type": "sentence_transformers.LayerNorm"}
     )
     (model / "modules.json").write_text(json.dumps(modules))
-    with pytest.raises(AnimerecError, match="Transformer \\+ Pooling \\+ Dense: use backend torch"):
+    with pytest.raises(
+        AnimerecError, match="Transformer \\+ Pooling \\+ LayerNorm: use backend torch"
+    ):
         OnnxEmbedder(model, "x", 64, export_dir=tmp_path / "o")

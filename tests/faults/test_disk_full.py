@@ -11,7 +11,7 @@ import sys
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from conftest import snapshot
+from faultkit import snapshot
 from serve_data import write_tiny_data
 
 import animerec.data.ingest as ingest_mod

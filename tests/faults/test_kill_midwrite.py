@@ -11,7 +11,7 @@ import csv
 import json
 
 import pandas as pd
-from conftest import kill_at_rename, snapshot
+from faultkit import kill_at_rename, snapshot
 from serve_data import write_tiny_data
 from tastefakes import taste_catalog, taste_ratings, write_workspace
 from typer.testing import CliRunner

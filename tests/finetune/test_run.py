@@ -261,3 +261,29 @@ def test_evaluation_refuses_an_embedder_that_saw_its_test_users(taste, taste_ws,
         params={"content": {"embedder": "seen-train"}}, n_bootstrap=10,
     )  # fmt: skip
     assert ev.results[0].n_users > 0
+
+
+def test_adapter_on_the_onnx_backend_reads_and_writes_its_vectors(
+    taste, taste_ws, tiny_model_dir, tmp_path, monkeypatch
+):
+    """``finetune --backend onnx``: base vectors from the ONNX encoder, the adapter's vectors
+    cached under the name the ONNX backend looks up, equal to what it computes."""
+    from animerec.embed.cache import EmbeddingCache
+    from animerec.text import text_hash
+
+    monkeypatch.setenv("ANIMEREC_CACHE", str(tmp_path / "cache"))
+    run(
+        taste, taste_ws, tiny_model_dir, "ft-onnx", "mnrl", method="adapter",
+        epochs=2, max_steps=None, batch_size=16, backend="onnx",
+    )  # fmt: skip
+    cache = EmbeddingCache(taste_ws)
+    base = get_embedder(str(tiny_model_dir), max_seq_length=32, backend="onnx")
+    assert cache.count(base.name) == len(taste[1])  # the base encoded once, by ONNX
+    emb = get_embedder("ft-onnx", workspace=taste_ws, backend="onnx")
+    assert emb.name == "ft-onnx@32+onnx" and cache.count(emb.name) == len(taste[1])
+    texts = list(anime_texts(taste[1], "clean").values())
+    rows, cached = cache.lookup(emb.name, [text_hash(t) for t in texts], emb.fingerprint)
+    assert (rows >= 0).all()
+    np.testing.assert_allclose(cached[rows], emb.encode(texts), atol=1e-4)
+    torch_vectors = get_embedder("ft-onnx", workspace=taste_ws).encode(texts)
+    assert (cached[rows] * torch_vectors).sum(axis=1).min() > 0.999

@@ -53,3 +53,12 @@ def test_bad_model_names_are_refused(name):
     with pytest.raises(AnimerecError):
         check_model_name(name)
     assert check_model_name("anime-minilm") == "anime-minilm"
+
+
+def test_the_backend_is_checked_and_only_for_adapters():
+    assert FinetuneSettings().backend == "torch"
+    assert FinetuneSettings(backend="onnx-int8").backend == "onnx-int8"
+    with pytest.raises(AnimerecError, match="unknown embedder backend 'int4'"):
+        FinetuneSettings(backend="int4")
+    with pytest.raises(AnimerecError, match="applies to --method adapter"):
+        FinetuneSettings(method="full", backend="onnx-int8")

@@ -6,8 +6,8 @@ import numpy as np
 from clusters import two_clusters
 
 from animerec.data.ratings import History
-from animerec.recommend.filters import Filters
 from animerec.recommend.als import ALS
+from animerec.recommend.filters import Filters
 
 SMALL = {"factors": 4, "regularization": 0.1, "iterations": 10}
 

@@ -76,3 +76,17 @@ def test_real_sample_beats_popularity(sample_split, sample_catalog, ndcg_at_10, 
     assert ndcg >= popularity_ndcg + 0.10, (ndcg, popularity_ndcg)
     rec = model.recommend([History.of([19], [10])], k=1)[0][0]  # a Monster fan
     assert rec.reason == "because you liked Monster"
+
+
+def test_a_dislike_pushes_down_its_neighbours_by_hand(xyz):
+    """Like y, and rate x a 2 (disliked) or a 6 (neutral): z, x's nearest anime, loses
+    0.5 × J(x, z) with dislike_weight -0.5, and nothing else moves."""
+    catalog, train = xyz
+    model = ItemKNN(ItemKNN.Params(neighbours=2, dislike_weight=-0.5)).fit(train, catalog)
+    neutral, disliked = model.score([History.of([20, 10], [10, 6]), History.of([20, 10], [10, 2])])
+    np.testing.assert_allclose(neutral, [0, 0, J_YZ], atol=2e-6)
+    np.testing.assert_allclose(disliked, [0, 0, J_YZ - 0.5 * J_XZ], atol=2e-6)
+    plain = ItemKNN(ItemKNN.Params(neighbours=2)).fit(train, catalog)
+    np.testing.assert_allclose(plain.score([History.of([20, 10], [10, 2])])[0], neutral, atol=0)
+    recs = model.recommend([History.of([20, 10], [10, 2])], k=1)[0]
+    assert "X" not in recs[0].reason  # a disliked title is never the reason

@@ -66,3 +66,20 @@ def test_real_sample_beats_popularity(sample_split, sample_catalog, ndcg_at_10, 
     model = UserKNN().fit(sample_split.train, sample_catalog)
     ndcg = ndcg_at_10(model)
     assert ndcg >= popularity_ndcg + 0.08, (ndcg, popularity_ndcg)
+
+
+def test_a_dislike_lowers_the_fans_of_the_disliked_title_by_hand(people):
+    """Like y; x rated 6 (neutral) or 2 (disliked, weight -0.5). Neutral: J(h, u1) = J(h, u2)
+    = 1/2. Disliked: u1 (who promoted x) counts 1 - 0.5 shared promotions, J = 1/4, so y and x
+    (u1's titles) lose, z (u2's) does not."""
+    catalog, train = people
+    p = UserKNN.Params(neighbours=2, similarity="jaccard", dislike_weight=-0.5)
+    model = UserKNN(p).fit(train, catalog)
+    neutral, disliked = model.score([History.of([20, 10], [10, 6]), History.of([20, 10], [10, 2])])
+    np.testing.assert_allclose(neutral, [1 / 2, 1, 1 / 2, 0], atol=2e-6)
+    np.testing.assert_allclose(disliked, [1 / 4, 3 / 4, 1 / 2, 0], atol=2e-6)
+
+
+def test_dislike_max_must_stay_below_min_rating():
+    with pytest.raises(AnimerecError, match="dislike_max"):
+        UserKNN(UserKNN.Params(min_rating=5, dislike_max=5))

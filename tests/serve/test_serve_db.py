@@ -156,3 +156,18 @@ def test_concurrent_ratings_of_the_same_anime_all_succeed(tmp_path: Path) -> Non
     assert len(done) == 64 and sum(created for _, created in done) == 1
     assert store.count() == (1, 1)
     store.close()
+
+
+def test_set_ratings_in_one_transaction(tmp_path) -> None:
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'bulk.db'}")
+    try:
+        u = store.create_user("bulk-user-0123456789", "x")
+        store.set_rating(u, 5, 2)
+        assert store.set_ratings(u, {a: 7 for a in range(1, 1001)}) == 999  # 5 was there
+        got = {r.anime_id: r.rating for r in store.ratings(u)}
+        assert len(got) == 1000 and got[5] == 7
+        with pytest.raises(ValueError, match="1..10"):
+            store.set_ratings(u, {1: 11})
+        assert {r.anime_id: r.rating for r in store.ratings(u)}[1] == 7  # nothing written
+    finally:
+        store.close()

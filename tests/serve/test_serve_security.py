@@ -280,3 +280,31 @@ def test_allow_header_lists_every_method_of_the_path(client: TestClient) -> None
     assert r.status_code == 405 and r.headers["allow"] == "DELETE, GET, HEAD"
     assert client.delete("/recommend").headers["allow"] == "POST"
     assert client.put("/users", json={}).headers["allow"] == "POST"
+
+
+def test_upload_paths_take_multipart_up_to_their_own_limit() -> None:
+    """The guard alone, on a stand-in upload endpoint: multipart allowed there (and only there),
+    up to ``max_upload``; the ordinary limit everywhere else."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from animerec.serve.guard import Guard
+
+    async def echo(request: Request) -> JSONResponse:
+        return JSONResponse({"bytes": len(await request.body())})
+
+    inner = Starlette(routes=[Route("/users/{uid}/import", echo, methods=["POST"]),
+                              Route("/other", echo, methods=["POST"])])  # fmt: skip
+    app = Guard(
+        inner, Protection(max_body=100, max_upload=1000, upload_paths=(r"/users/[^/]+/import",))
+    )
+    c = TestClient(app)
+    form = {"content-type": "multipart/form-data; boundary=x"}
+    assert c.post("/users/u1/import", content=b"x" * 900, headers=form).json() == {"bytes": 900}
+    _err(c.post("/users/u1/import", content=b"x" * 1001, headers=form), 413, "payload_too_large")
+    _err(c.post("/other", content=b"x" * 50, headers=form), 415, "unsupported_media_type")
+    json_ct = {"content-type": "application/json"}
+    _err(c.post("/other", content=b"1" * 101, headers=json_ct), 413, "payload_too_large")
+    assert c.post("/other", content=b"1" * 100, headers=json_ct).json() == {"bytes": 100}
