@@ -186,10 +186,19 @@ def select(
         positions, ranked, notes = order_by_franchise(
             deep, scores, histories, catalog, franchises or franchises_of(catalog), k
         )
-    out = Ranked(positions, ranked.astype(np.float32), plain, notes=notes)
+    positions, ranked = _pad(positions, k), _pad(ranked.astype(np.float32), k, -np.inf)
+    plain = None if plain is None else _pad(plain, k)
+    out = Ranked(positions, ranked, plain, notes=notes)
     if fallback is not None:
         _fill(out, histories, catalog, options, fallback, allow)
     return out
+
+
+def _pad(a: np.ndarray, k: int, value: float = NONE) -> np.ndarray:
+    """``a`` with ``k`` columns: a catalog smaller than ``k`` leaves the rest padded."""
+    if a.shape[1] >= k:
+        return a
+    return np.concatenate([a, np.full((len(a), k - a.shape[1]), value, a.dtype)], axis=1)
 
 
 def _fill(
@@ -210,6 +219,7 @@ def _fill(
     pos, sc = rank(
         pop, options.k, exclude=exclusions(picked, catalog, options.filters), allow=allow
     )
+    pos, sc = _pad(pos, options.k), _pad(sc, options.k, -np.inf)
     out.positions[rows], out.scores[rows] = pos, sc
     if out.plain is not None:
         out.plain[rows] = pos

@@ -21,13 +21,14 @@ def rank(
     explore: float,
     filters: Filters | None = None,
     fallback: Fallback | None = None,
+    franchise: bool = True,
 ) -> list[Recommendation]:
     """The top ``k`` for one history through the ranking pipeline the CLI and the evaluation use:
     the uniform filters, exploration at ``explore`` > 0, and the popularity fallback for a
     history the model can say nothing about."""
     # Franchise-aware at explore 0, as a fan expects: entry points, one card per franchise.
     options = RankOptions(
-        k=k, filters=filters or Filters(), explore=explore, franchise=explore == 0
+        k=k, filters=filters or Filters(), explore=explore, franchise=franchise and explore == 0
     )
     ranked = rank_batch(model, [history], options, fallback=fallback)
     return explain(model, [history], ranked, fallback)[0]

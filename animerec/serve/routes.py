@@ -12,7 +12,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi import Path as PathParam
-from pydantic import ValidationError
+from fastapi.exceptions import RequestValidationError
+from pydantic import StringConstraints, ValidationError
 
 from animerec.data.ratings import History
 from animerec.recommend.filters import FilterError, Filters
@@ -44,13 +45,17 @@ ExploreQuery = Annotated[
 ]
 
 
+GenreQuery = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=r"^\s*\S")]
+"""A genre name in the query: not empty, not only spaces (so the schema says what is refused)."""
+
+
 def filter_query(
     types: Annotated[list[AnimeType] | None, Query(max_length=6)] = None,
     year_min: Annotated[int | None, Query(ge=1900, le=2100)] = None,
     year_max: Annotated[int | None, Query(ge=1900, le=2100)] = None,
     seasons: Annotated[list[Season] | None, Query(max_length=4)] = None,
-    genres: Annotated[list[str] | None, Query(max_length=50)] = None,
-    exclude_genres: Annotated[list[str] | None, Query(max_length=50)] = None,
+    genres: Annotated[list[GenreQuery] | None, Query(max_length=50)] = None,
+    exclude_genres: Annotated[list[GenreQuery] | None, Query(max_length=50)] = None,
     min_episodes: Annotated[int | None, Query(ge=0, le=10_000)] = None,
     include_adult: bool = False,
     include_mild_nudity: bool = True,
@@ -70,9 +75,9 @@ def filter_query(
         )
     except FilterError as exc:
         raise invalid(exc.field, str(exc)) from None
-    except ValidationError as exc:  # built here from query values, so not FastAPI's own 422
-        err = exc.errors()[0]
-        raise invalid(".".join(str(x) for x in err["loc"]), err["msg"]) from None
+    except ValidationError as exc:  # say an empty genre name: a 422 naming it, never a 500
+        errors = [{**e, "loc": ("query", *e["loc"])} for e in exc.errors(include_url=False)]
+        raise RequestValidationError(errors) from None
 
 
 def _filters(**values: Any) -> Filters:
@@ -185,7 +190,7 @@ async def recommend(s: State, req: RecommendRequest) -> Response:
         filters = req.filters.to_filters()
     except FilterError as exc:
         raise invalid(f"filters.{exc.field}", str(exc)) from None
-    name, items = s.recommend(history, req.k, req.model, req.explore, filters)
+    name, items = s.recommend(history, req.k, req.model, req.explore, filters, req.franchise)
     inputs = [InputItem(anime_id=a, name=s.summary(a)["name"], rating=given[a][0]) for a in ids]
     return json_response(
         RecommendResponse(model=name, k=req.k, explore=req.explore, input=inputs, items=items)

@@ -173,6 +173,11 @@ class RecommendRequest(_Strict):
     model: ModelName | None = Field(None, description="a served model; default: the server's")
     explore: Explore = 0.0
     filters: FilterIn = Field(default_factory=FilterIn)
+    franchise: StrictBool = Field(
+        True,
+        description="franchise-aware at explore 0: the first season before its sequels, one "
+        "card per franchise, no recaps or music videos",
+    )
 
     model_config = ConfigDict(
         extra="forbid",

@@ -243,6 +243,7 @@ class ServeState:
         model: str | None,
         explore: float,
         filters: Filters | None = None,
+        franchise: bool = True,
     ) -> tuple[str, list[RecommendedAnime]]:
         """The named (or default) model's top ``k`` for ``history``, as response items.
 
@@ -252,7 +253,7 @@ class ServeState:
         if len(history) == 0:
             return name, []
         try:
-            recs = rank(rec, history, k, explore, filters or SAFE, self.fallback)
+            recs = rank(rec, history, k, explore, filters or SAFE, self.fallback, franchise)
         except FilterError as exc:
             raise invalid(f"filters.{exc.field}", str(exc)) from None
         return name, self.recommended(recs)
