@@ -78,7 +78,7 @@ def filter_query(
             include_mild_nudity=include_mild_nudity,
         )
     except FilterError as exc:
-        raise invalid(exc.field, str(exc)) from None
+        raise invalid(exc.field, exc.message) from None
     except ValidationError as exc:  # say an empty genre name: a 422 naming it, never a 500
         errors = [{**e, "loc": ("query", *e["loc"])} for e in exc.errors(include_url=False)]
         raise RequestValidationError(errors) from None
@@ -211,7 +211,7 @@ async def recommend(s: State, req: RecommendRequest) -> Response:
     try:
         filters = req.filters.to_filters()
     except FilterError as exc:
-        raise invalid(f"filters.{exc.field}", str(exc)) from None
+        raise invalid(f"filters.{exc.field}", exc.message) from None
     name, items = s.recommend(history, req.k, req.model, req.explore, filters, req.franchise)
     inputs = [InputItem(anime_id=a, name=s.summary(a)["name"], rating=given[a][0]) for a in ids]
     return json_response(

@@ -255,7 +255,7 @@ class ServeState:
         try:
             recs = rank(rec, history, k, explore, filters or SAFE, self.fallback, franchise)
         except FilterError as exc:
-            raise invalid(f"filters.{exc.field}", str(exc)) from None
+            raise invalid(f"filters.{exc.field}", exc.message) from None
         return name, self.recommended(recs)
 
 
