@@ -6,6 +6,7 @@ Import the report writer from :mod:`animerec.evaluate.report` (it pulls in matpl
 from animerec.data.fingerprint import data_fingerprint
 from animerec.data.split import Split, protocol_split, validation_split
 from animerec.evaluate.franchise import FranchiseIndex, franchise_key
+from animerec.evaluate.measure import EvalSettings, rank_lists
 from animerec.evaluate.metrics import (
     Ci,
     EvalResult,
@@ -18,7 +19,7 @@ from animerec.evaluate.metrics import (
     nps_pooled,
     ranking_metrics,
 )
-from animerec.evaluate.runner import EvalSettings, Evaluation, evaluate
+from animerec.evaluate.runner import Evaluation, evaluate
 from animerec.evaluate.tune import Tuning, tune
 from animerec.recommend.registry import UnknownModelError
 

@@ -15,7 +15,9 @@ from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from pydantic import StringConstraints, ValidationError
 
+from animerec.data.content_rating import adult_mask
 from animerec.data.ratings import History
+from animerec.recommend.explore import genre_matrix
 from animerec.recommend.filters import FilterError, Filters
 from animerec.serve.errors import invalid
 from animerec.serve.schemas import (
@@ -26,6 +28,8 @@ from animerec.serve.schemas import (
     AnimeDetail,
     AnimeType,
     FilterIn,
+    GenreCount,
+    GenresResponse,
     Health,
     InputItem,
     RecommendRequest,
@@ -125,6 +129,24 @@ async def search(
         SearchResponse(
             query=q, items=[SearchHit(match=m.score, **s.summary(m.anime_id)) for m in hits]
         )
+    )
+
+
+@router.get("/genres", response_model=GenresResponse, tags=["anime"])
+async def genres(
+    s: State,
+    include_adult: Annotated[
+        bool, Query(description="also count adult (Rx - Hentai) titles; off by default")
+    ] = False,
+) -> GenresResponse:
+    """The genre names the ``genres`` / ``exclude_genres`` filters accept, most common first
+    (the page's suggestions); a genre only adult titles have is listed with ``include_adult``."""
+    vocab, m = genre_matrix(s.catalog)
+    rows = m if include_adult else m[~adult_mask(s.catalog)]
+    counts = rows.sum(axis=0)
+    order = sorted(range(len(vocab)), key=lambda i: (-int(counts[i]), vocab[i]))
+    return GenresResponse(
+        genres=[GenreCount(name=vocab[i], count=int(counts[i])) for i in order if counts[i]]
     )
 
 

@@ -96,6 +96,17 @@ class SearchResponse(BaseModel):
     items: list[SearchHit]
 
 
+class GenreCount(BaseModel):
+    name: str
+    count: int = Field(description="anime of the catalog with this genre")
+
+
+class GenresResponse(BaseModel):
+    """The catalog's genres, for the filters' ``genres`` / ``exclude_genres`` (GET /genres)."""
+
+    genres: list[GenreCount]
+
+
 class RecommendedAnime(AnimeSummary):
     rank: int
     score: float = Field(description="the model's score (comparable within one response)")

@@ -105,7 +105,7 @@ def test_collaborative_models_never_see_heldout(synth, tmp_path, name) -> None:
 
 
 def test_content_and_hybrid_never_see_heldout(synth, tmp_path) -> None:
-    from animerec.evaluate.runner import genre_vectors
+    from animerec.evaluate.measure import genre_vectors
     from animerec.recommend.content import ContentRecommender
 
     ratings, catalog = synth

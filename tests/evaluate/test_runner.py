@@ -11,7 +11,8 @@ from evalfakes import CountPop, synthetic
 
 from animerec.data.split import protocol_split
 from animerec.errors import AnimerecError
-from animerec.evaluate.runner import evaluate, genre_vectors
+from animerec.evaluate.measure import genre_vectors
+from animerec.evaluate.runner import evaluate
 from animerec.recommend.base import Recommender
 
 
@@ -193,8 +194,8 @@ def test_determinism(synth) -> None:
 def test_rank_lists_equals_recommend(synth, name) -> None:
     """The single-scoring fast path gives exactly what Recommender.recommend gives."""
     from animerec.data.ratings import histories_from_ratings
+    from animerec.evaluate.measure import rank_lists
     from animerec.evaluate.metrics import id_matrix
-    from animerec.evaluate.runner import rank_lists
     from animerec.recommend.registry import make_recommender
 
     ratings, catalog = synth
@@ -220,8 +221,8 @@ def test_spread_lists_equal_recommend_over_the_batch_and_cover_more(synth, name)
     """Spread in the fast path = Recommender.recommend(spread=…) over the same batch; it keeps
     each list's head, draws the rest from the user's own top window and reaches more anime."""
     from animerec.data.ratings import histories_from_ratings
+    from animerec.evaluate.measure import rank_lists
     from animerec.evaluate.metrics import id_matrix
-    from animerec.evaluate.runner import rank_lists
     from animerec.recommend import Spread
     from animerec.recommend.registry import make_recommender
 

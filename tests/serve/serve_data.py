@@ -38,9 +38,21 @@ TINY_ANIME = [
 
 SPACE, KEY, EVERYONE = (1, 2, 3, 4), (5, 6, 7, 12), (8, 9, 10)
 
+# Two adult ("Rx - Hentai") titles, only in the adult variant (``write_tiny_data(adult=True)``):
+# 13 shares Cowboy Bebop's genres and its fans (users 1–12) rate it 10; 14 is rated 10 by
+# everyone else (users 13–30), so it is the most popular title. Kept out of the default data on
+# purpose: test_serve_recorded.py replays exact EASE scores of the 12-title catalog.
+ADULT_ANIME = [
+    (13, "Cowboy Bebop: Yoru no Hanashi", "Bebop After Dark", "OVA", 2, "Jan 1, 2002 to Feb 1, 2002", "Unknown", "Hentai, Sci-Fi, Space", "Pink Pineapple", 2),
+    (14, "Kanon: Himitsu no Heya", "Kanon: Secret Room", "OVA", 2, "Mar 1, 2007 to Apr 1, 2007", "Unknown", "Hentai, Drama, Romance", "Pink Pineapple", 3),
+]  # fmt: skip
+ADULT = tuple(a[0] for a in ADULT_ANIME)
 
-def tiny_ratings() -> list[tuple[int, int, int]]:
+
+def tiny_ratings(adult: bool = False) -> list[tuple[int, int, int]]:
     rows = []
+    if adult:
+        rows += [(u, 13, 10) for u in range(1, 13)] + [(u, 14, 10) for u in range(13, 31)]
     for u in range(1, 13):  # space-western fans
         rows += [(u, a, 9 + (u + a) % 2) for a in SPACE]
         rows += [(u, a, 3) for a in (5, 6)]
@@ -54,24 +66,27 @@ def tiny_ratings() -> list[tuple[int, int, int]]:
     return rows
 
 
-def write_tiny_data(d: Path) -> Path:
+def write_tiny_data(d: Path, adult: bool = False) -> Path:
+    """The tiny dataset in ``d``; with ``adult``, also :data:`ADULT_ANIME` and their ratings."""
     d.mkdir(parents=True, exist_ok=True)
+    anime = TINY_ANIME + (ADULT_ANIME if adult else [])
     with (d / "anime.csv").open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(ANIME_HEADER)
-        for aid, name, en, typ, eps, aired, prem, genres, studio, pop in TINY_ANIME:
+        for aid, name, en, typ, eps, aired, prem, genres, studio, pop in anime:
+            rating = "Rx - Hentai" if aid in ADULT else "PG-13"
             w.writerow([aid, name, "8.0", genres, en, "x", typ, eps, aired, prem, "Aniplex",
-                        "Unknown", studio, "Original", "24 min. per ep.", "PG-13", aid, pop,
+                        "Unknown", studio, "Original", "24 min. per ep.", rating, aid, pop,
                         100_000 // pop, 10])  # fmt: skip
     with (d / "anime_with_synopsis.csv").open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["MAL_ID", "Name", "Score", "Genres", "sypnopsis"])
-        for aid, name, *_ in TINY_ANIME:
+        for aid, name, *_ in anime:
             w.writerow([aid, name, "8.0", "", f"The story of {name}."])
     with (d / "rating_complete.csv").open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["user_id", "anime_id", "rating"])
-        w.writerows(tiny_ratings())
+        w.writerows(tiny_ratings(adult))
     return d
 
 

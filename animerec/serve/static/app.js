@@ -3,9 +3,11 @@
 // PUT /users/{id}/ratings/{anime_id}; the list always comes from GET /users/{id}/recommendations.
 // A MyAnimeList export goes to POST /users/{id}/import; the titles it says you are watching,
 // planning or dropped are kept here (localStorage) and left out of every list. The model, the
-// slider and the adult toggle survive a reload; "Start over" asks, and can erase the server copy.
+// slider, the filters and the adult toggle survive a reload; "Start over" asks, and can erase the server copy.
 // The user's id and secret token (from POST /users, shown once) live in localStorage; every
-// /users/... call sends the token as "Authorization: Bearer ...".
+// /users/... call sends the token as "Authorization: Bearer ...". The filters (type, years,
+// season, genres, episodes) go with every list request as the API's query parameters; a 422
+// names the filter that the API refused.
 "use strict";
 
 const LIKED = 10;
@@ -58,6 +60,7 @@ async function api(method, path, body) {
   if (!res.ok) {
     const err = new Error(data.message || `${res.status} ${res.statusText}`);
     err.status = res.status;
+    err.fields = Array.isArray(data.fields) ? data.fields : [];
     throw err;
   }
   return data;
@@ -91,7 +94,78 @@ function loadJson(key, fallback) {
 function savePrefs() {
   localStorage.setItem(PREFS_KEY, JSON.stringify({
     model: $("model").value, explore: $("explore").value, includeAdult: $("adult").checked,
+    filters: readFilters(),
   }));
+}
+
+// --- filters -------------------------------------------------------------------------------------
+const FILTER_INPUTS = ["year-min", "year-max", "season", "min-episodes", "genres", "exclude-genres"];
+const FILTER_LABELS = {
+  types: "type", year_min: "from year", year_max: "to year", seasons: "season",
+  genres: "with genres", exclude_genres: "without genres", min_episodes: "at least … episodes",
+};
+
+function typeBoxes() {
+  return [...document.querySelectorAll("#filters input[name=type]")];
+}
+
+function readFilters() {
+  const f = { types: typeBoxes().filter((b) => b.checked).map((b) => b.value) };
+  for (const id of FILTER_INPUTS) f[id] = $(id).value.trim();
+  return f;
+}
+
+function writeFilters(f) {
+  const types = new Set(Array.isArray(f.types) ? f.types : []);
+  for (const b of typeBoxes()) b.checked = types.has(b.value);
+  for (const id of FILTER_INPUTS) $(id).value = typeof f[id] === "string" ? f[id] : "";
+  summarizeFilters();
+}
+
+function genreList(text) {
+  return text.split(",").map((g) => g.trim()).filter(Boolean);
+}
+
+function filterParams(qs) {
+  // The API's query parameters: repeated ones for lists (?types=TV&types=Movie).
+  const f = readFilters();
+  for (const t of f.types) qs.append("types", t);
+  if (f["year-min"]) qs.set("year_min", f["year-min"]);
+  if (f["year-max"]) qs.set("year_max", f["year-max"]);
+  if (f.season) qs.set("seasons", f.season);
+  if (f["min-episodes"]) qs.set("min_episodes", f["min-episodes"]);
+  for (const g of genreList(f.genres)) qs.append("genres", g);
+  for (const g of genreList(f["exclude-genres"])) qs.append("exclude_genres", g);
+  return qs;
+}
+
+function summarizeFilters() {
+  const f = readFilters();
+  const years = f["year-min"] || f["year-max"] ? `${f["year-min"] || "…"}–${f["year-max"] || "…"}` : "";
+  const parts = [f.types.join("/"), years, f.season,
+    f["min-episodes"] ? `≥ ${f["min-episodes"]} ep.` : "",
+    ...genreList(f.genres), ...genreList(f["exclude-genres"]).map((g) => `no ${g}`)].filter(Boolean);
+  $("filter-summary").textContent = parts.length ? `· ${parts.join(" · ")}` : "";
+}
+
+function errorMessage(e) {
+  // A 422 on a filter says which control to fix, in the page's words and the API's field name.
+  if (e.status !== 422 || !e.fields || !e.fields.length) return e.message;
+  return e.fields.map((f) => {
+    const name = String(f.field || "").replace(/\[\d+\]$/, "");
+    const label = FILTER_LABELS[name];
+    const msg = String(f.message || "invalid").replace(`${f.field}: `, "");
+    return label ? `Filter “${label}” (${name}): ${msg}` : `${f.field}: ${msg}`;
+  }).join("; ");
+}
+
+async function loadGenres() {
+  try {
+    const r = await api("GET", `/genres?${adultParam(new URLSearchParams())}`);
+    $("genre-list").replaceChildren(...r.genres.map((g) => el("option", { value: g.name })));
+  } catch (e) {
+    status(`Could not load the genres: ${e.message}`, true);
+  }
 }
 
 function restorePrefs() {
@@ -99,6 +173,7 @@ function restorePrefs() {
   if (p.model && [...$("model").options].some((o) => o.value === p.model)) $("model").value = p.model;
   if (p.explore !== undefined && !Number.isNaN(Number(p.explore))) $("explore").value = p.explore;
   $("adult").checked = p.includeAdult === true;
+  writeFilters(p.filters && typeof p.filters === "object" ? p.filters : {});
   excluded = new Set(loadJson(EXCLUDED_KEY, []).filter(Number.isInteger));
 }
 
@@ -343,7 +418,7 @@ async function refresh() {
   }
   const explore = $("explore").value;
   const model = $("model").value;
-  const qs = adultParam(new URLSearchParams({ k: wanted(), explore }));
+  const qs = filterParams(adultParam(new URLSearchParams({ k: wanted(), explore })));
   if (model) qs.set("model", model);
   $("results").setAttribute("aria-busy", "true");
   $("like-this").hidden = view === null;
@@ -362,9 +437,13 @@ async function refresh() {
     items = keep(items);
     renderCards(items);
     $("empty").hidden = items.length > 0;
-    if (!items.length && r.input.length) status("No recommendations from these ratings yet: add a title you liked.");
+    if (!items.length && r.input.length) {
+      status($("filter-summary").textContent
+        ? "Nothing matches these filters: widen them or clear them."
+        : "No recommendations from these ratings yet: add a title you liked.");
+    } else if ($("status").classList.contains("error")) status("");
   } catch (e) {
-    status(e.message, true);
+    if (seq === refreshSeq) status(errorMessage(e), true);
   } finally {
     if (seq === refreshSeq) $("results").removeAttribute("aria-busy");
   }
@@ -437,8 +516,21 @@ async function init() {
       savePrefs();
       refresh();
       if (id === "adult" && $("search").value.trim()) onSearchInput();
+      if (id === "adult") loadGenres();
     });
   }
+  for (const node of [...typeBoxes(), ...FILTER_INPUTS.map($)]) {
+    node.addEventListener("change", () => {
+      summarizeFilters();
+      savePrefs();
+      refresh();
+    });
+  }
+  $("clear-filters").addEventListener("click", () => {
+    writeFilters({});
+    savePrefs();
+    refresh();
+  });
   $("mal-file").addEventListener("change", (ev) => {
     const f = ev.target.files[0];
     if (f) importList(f).finally(() => { ev.target.value = ""; });
@@ -464,6 +556,7 @@ async function init() {
     status(`The server is not answering: ${e.message}`, true);
   }
   restorePrefs();
+  loadGenres();
   await restoreUser();
   await refresh();
   document.body.dataset.ready = "true";
