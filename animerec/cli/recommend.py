@@ -20,7 +20,7 @@ from animerec.cli._app import WorkspaceOpt, app, workspace
 from animerec.data.history_file import read_history
 from animerec.errors import AnimerecError
 
-DEFAULT_MODEL = "hybrid"
+DEFAULT_MODEL = "adaptive"
 RESULT_COLUMNS = ("user_id", "anime_id", "rank", "score", "reason")
 BATCH_USERS = 1024
 
@@ -65,7 +65,7 @@ def recommend(
         typer.Option(
             "--model",
             "-m",
-            help="popularity, itemknn, userknn, ease, als, content or hybrid.",
+            help="adaptive (default: per history length), popularity, itemknn, userknn, ease, als, content or hybrid.",
         ),
     ] = DEFAULT_MODEL,
     out: Annotated[

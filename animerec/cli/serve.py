@@ -28,14 +28,16 @@ def serve(
         typer.Option(
             "--model",
             "-m",
-            help="A model to serve (repeat for several; default: hybrid, ease, itemknn, "
+            help="A model to serve (repeat for several; default: adaptive, hybrid, ease, itemknn, "
             "popularity — those available). Fitted on all workspace users once, then cached.",
             show_default=False,
         ),
     ] = None,
     default_model: Annotated[
         str | None,
-        typer.Option(help="The model used when a request names none (default: hybrid, else ease)."),
+        typer.Option(
+            help="The model used when a request names none (default: adaptive, else hybrid, else ease)."
+        ),
     ] = None,
     embedder: Annotated[
         str | None,

@@ -90,7 +90,7 @@ def create_app(
     ``models`` are registry names (loaded or fitted on all workspace users, cached as files) or
     already-fitted :class:`Recommender` objects; default: those of
     :data:`~animerec.serve.state.DEFAULT_MODELS` the registry knows. ``default_model`` defaults
-    to hybrid, else ease, else the first served. ``db_url`` is any SQLAlchemy URL; default:
+    to adaptive, else hybrid, else ease, else the first served. ``db_url`` is any SQLAlchemy URL; default:
     SQLite ``WS/feedback.db`` (WAL mode). ``blas_threads`` caps BLAS/OpenMP threads while
     serving (after the models are loaded, until shutdown; ``None`` leaves them alone): requests
     run side by side, and per-request thread pools fighting for the same cores made the hybrid

@@ -42,9 +42,9 @@ log = logging.getLogger("animerec.serve")
 
 LIKED, DISLIKED = 10, 1
 """Ratings that a liked and a disliked title stand for (a MAL promoter and a detractor)."""
-PREFERRED_DEFAULTS = ("hybrid", "ease")
+PREFERRED_DEFAULTS = ("adaptive", "hybrid", "ease")
 """The serving default: the first of these that is served (else the first model served)."""
-DEFAULT_MODELS = ("hybrid", "ease", "itemknn", "popularity")
+DEFAULT_MODELS = ("adaptive", "hybrid", "ease", "itemknn", "popularity")
 """What ``animerec serve`` loads unless told otherwise (those the registry knows)."""
 N_MATCHES = 5
 

@@ -7,6 +7,7 @@ from clusters import A_IDS, B_IDS
 from contract import RecommenderContract
 
 from animerec.recommend import make_recommender
+from animerec.recommend.adaptive import AdaptiveRecommender
 from animerec.recommend.content import ContentRecommender
 from animerec.recommend.hybrid import HybridRecommender
 
@@ -77,3 +78,13 @@ class TestHybrid(RecommenderContract):
             min_validation_ratings=4,
         )
         return HybridRecommender(params)
+
+
+class TestAdaptive(RecommenderContract):
+    def make(self):
+        params = AdaptiveRecommender.Params(
+            members=("ease/short", "ease/long"),
+            bounds=(2,),
+            member_params={"ease/short": {"l2": 5.0}, "ease/long": dict(SMALL["ease"])},
+        )
+        return AdaptiveRecommender(params)

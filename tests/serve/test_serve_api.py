@@ -334,3 +334,20 @@ def test_default_model_is_hybrid_when_served(tiny_workspace, db_url) -> None:
         assert c.post("/recommend", json={"liked": [1]}).json()["model"] == "hybrid"
         enum = c.get("/openapi.json").json()["components"]["schemas"]["RecommendRequest"]
         assert enum["properties"]["model"]["anyOf"][0]["enum"] == ["ease", "hybrid"]
+
+
+def test_default_model_is_adaptive_when_served(tiny_workspace, db_url) -> None:
+    """adaptive, when served, comes before hybrid and ease (stand-ins by name)."""
+    from animerec.data.catalog import Catalog
+    from animerec.data.ratings import Ratings
+    from animerec.recommend.popularity import Popularity
+    from animerec.serve.app import create_app
+
+    def stand_in(as_name: str) -> Popularity:
+        cls = type(f"StandIn_{as_name}", (Popularity,), {"name": as_name})
+        return cls().fit(Ratings.read(tiny_workspace.ratings), Catalog.read(tiny_workspace.anime))
+
+    models = ["ease", stand_in("hybrid"), stand_in("adaptive")]
+    with TestClient(create_app(tiny_workspace, db_url=db_url, models=models)) as c:
+        assert c.get("/health").json()["default_model"] == "adaptive"
+        assert c.post("/recommend", json={"liked": [1]}).json()["model"] == "adaptive"

@@ -1,0 +1,85 @@
+"""The adaptive model routes each history to the member of its length regime."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from animerec.data.catalog import Catalog
+from animerec.data.ratings import History, Ratings
+from animerec.errors import AnimerecError
+from animerec.recommend import make_recommender
+from animerec.recommend.adaptive import AdaptiveRecommender, regime_of
+
+N_ANIME = 40
+
+
+def forty_anime() -> tuple[Catalog, Ratings]:
+    """60 seeded users rating 40 anime (each user about half of them, ratings 1–10)."""
+    ids = np.arange(1, N_ANIME + 1)
+    catalog = Catalog(
+        pd.DataFrame(
+            {
+                "anime_id": ids,
+                "name": [f"T{i}" for i in ids],
+                "type": ["TV"] * N_ANIME,
+                "age_rating": ["PG-13 - Teens 13 or older"] * N_ANIME,
+                "aired": ["Apr 3, 2001 to Apr 24, 2002"] * N_ANIME,
+                "genres": ["Action"] * N_ANIME,
+            }
+        )
+    )
+    rng = np.random.default_rng(7)
+    users, items, ratings = [], [], []
+    for u in range(60):
+        for a in rng.choice(ids, size=20, replace=False):
+            users.append(u), items.append(int(a)), ratings.append(int(rng.integers(1, 11)))
+    return catalog, Ratings.from_arrays(users, items, ratings)
+
+
+def adaptive() -> AdaptiveRecommender:
+    params = AdaptiveRecommender.Params(
+        members=("ease/short", "ease/long"),
+        bounds=(3,),
+        member_params={"ease/short": {"l2": 500.0}, "ease/long": {"l2": 1.0}},
+    )
+    return AdaptiveRecommender(params)
+
+
+def test_a_one_title_and_a_thirty_title_history_are_scored_by_different_members():
+    catalog, train = forty_anime()
+    model = adaptive().fit(train, catalog)
+    one = History.of([1])
+    thirty = History.of(list(range(1, 31)), [10 - i % 4 for i in range(30)])
+    short, long = model.members["ease/short"], model.members["ease/long"]
+    assert model.member_for(one) is short
+    assert model.member_for(thirty) is long
+    both = model.score([thirty, one])  # a mixed batch: rows grouped by regime, order kept
+    np.testing.assert_array_equal(both[0], long.score([thirty])[0])
+    np.testing.assert_array_equal(both[1], short.score([one])[0])
+    assert not np.allclose(both[1], long.score([one])[0])
+    assert not np.allclose(both[0], short.score([thirty])[0])
+
+
+def test_dislikes_do_not_count_toward_the_length():
+    h = History.of([1, 2, 3, 4, 5], [10, 9, 3, 2, 1])
+    assert regime_of([h], (1, 3, 7, 19)).tolist() == [1]  # two likes: the 2–3 regime
+    assert regime_of([History.of([1], [2])], (1, 3, 7, 19)).tolist() == [0]
+    assert regime_of([History.of(list(range(20)))], (1, 3, 7, 19)).tolist() == [4]
+
+
+def test_registered_with_the_study_settings():
+    model = make_recommender("adaptive")
+    assert model.params.members[0] == "ease/like1"
+    assert model.params.member_params["ease/like1"]["l2"] == 100000.0
+    assert len(model.params.members) == len(model.params.bounds) + 1
+
+
+def test_members_and_bounds_must_agree():
+    with pytest.raises(AnimerecError, match="one member more than bounds"):
+        AdaptiveRecommender(AdaptiveRecommender.Params(members=("ease/a",), bounds=(3,)))
+    with pytest.raises(AnimerecError, match="increase"):
+        AdaptiveRecommender(
+            AdaptiveRecommender.Params(members=("ease/a", "ease/b", "ease/c"), bounds=(5, 3))
+        )
