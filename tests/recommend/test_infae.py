@@ -6,6 +6,7 @@ import numpy as np
 from contract import RecommenderContract
 
 from animerec.data.ratings import History
+from animerec.recommend.filters import Filters
 from animerec.recommend.infae import InfiniteAE, relu_ntk
 from animerec.recommend.itemspace import weighted
 
@@ -45,7 +46,8 @@ def test_scores_are_kernel_ridge_regression_over_users(clusters):
     got = model.score([History.of([1, 2], [10, 9])])[0][model.space.positions]
     np.testing.assert_allclose(got, (k @ alpha)[0], rtol=1e-4, atol=1e-6)
     # cluster A's fan is recommended cluster A
-    best = model.recommend([History.of([1, 2], [10, 9])], 3)[0]
+    adult = Filters(include_adult=True)  # the clusters' A5 is an adult title
+    best = model.recommend([History.of([1, 2], [10, 9])], 3, filters=adult)[0]
     assert {r.anime_id for r in best} <= {3, 4, 5}
 
 
