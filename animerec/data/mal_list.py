@@ -21,7 +21,7 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from xml.etree.ElementTree import Element, ParseError, TreeBuilder
+from xml.etree.ElementTree import Element, ParseError, TreeBuilder  # nosec B405  # types only: parsing goes through defusedxml
 
 import numpy as np
 from defusedxml import DefusedXmlException

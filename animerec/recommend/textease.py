@@ -47,7 +47,7 @@ def side_ease(F: np.ndarray, l2: float) -> np.ndarray:
     """``B_S``: the zero-diagonal ridge of the features on themselves (remembered for the last
     features and λ seen, so a grid over the other parameters solves it once)."""
     F = np.ascontiguousarray(F, dtype=np.float64)
-    key = (hashlib.sha1(F.view(np.uint8)).hexdigest(), float(l2))
+    key = (hashlib.sha1(F.view(np.uint8), usedforsecurity=False).hexdigest(), float(l2))
     if key not in _side_memo:
         _side_memo.clear()
         _side_memo[key] = constrained_ridge(F @ F.T, l2)

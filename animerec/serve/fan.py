@@ -44,7 +44,8 @@ UPLOAD_PATHS = (r"/import/mal", r"/users/[A-Za-z0-9_-]{1,64}/import")
 MAX_UPLOAD = 8 << 20
 """Largest upload accepted (8 MiB; a 5,000-entry MAL export is about 4 MB, gzipped ~10×
 less); the parsed list is bounded again after gunzip (:data:`animerec.data.mal_list.MAX_BYTES`)."""
-assert MAX_UPLOAD <= MAX_BYTES
+if MAX_UPLOAD > MAX_BYTES:  # the upload bound must not admit more than the parser accepts
+    raise RuntimeError("MAX_UPLOAD exceeds animerec.data.mal_list.MAX_BYTES")
 
 _STATUS_WORDS = {
     ListStatus.WATCHING: "watching",
