@@ -23,6 +23,7 @@ import hashlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -265,6 +266,24 @@ class Franchises:
         m = self.members(franchise)
         main = m[self.kind[m] == EntryKind.MAIN]
         return int(main[0]) if len(main) else -1
+
+    @cached_property
+    def story_mask(self) -> np.ndarray:
+        """``bool [n]``: story entries (not recaps, music videos, specials)."""
+        return ~np.isin(self.kind, _EXTRA_CODES)
+
+    @cached_property
+    def story_sizes(self) -> np.ndarray:
+        """Story entries per franchise (one vector operation, for the per-request counts)."""
+        f = self.franchise_of[self.story_mask]
+        return np.bincount(f, minlength=len(self.offsets) - 1)
+
+    def unwatched_story(self, franchise: int, watched: set[int]) -> int:
+        """Story entries of ``franchise`` not in ``watched`` (catalog positions)."""
+        mine = sum(
+            1 for p in watched if self.franchise_of[p] == franchise and self.story_mask[p]
+        )
+        return int(self.story_sizes[franchise]) - mine
 
     def story(self, franchise: int) -> np.ndarray:
         """The story entries in watching order: the main entry, the rest of its series' line,

@@ -17,8 +17,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import numpy as np
-
 from animerec.data.franchise import Franchises
 
 __all__ = ["FranchiseEntry", "franchise_aware"]
@@ -65,8 +63,7 @@ def franchise_aware(
         target = franchises.entry_point(p, seen)
         if target in seen or target in shown:
             continue
-        story = franchises.story(f)
-        unwatched = int(np.count_nonzero(~np.isin(story, list(seen | {target}))))
+        unwatched = franchises.unwatched_story(f, seen | {target})
         out.append(FranchiseEntry(position=target, ranked=p, franchise=f, more=unwatched))
         used.add(f)
         shown.add(target)

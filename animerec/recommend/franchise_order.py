@@ -59,9 +59,9 @@ def order_by_franchise(
         watched = catalog.positions(h.anime_ids)
         watched = watched[watched >= 0]
         ranked = deep[i][deep[i] >= 0]
-        entries = franchise_aware(ranked, franchises, watched, len(ranked))
+        entries = franchise_aware(ranked, franchises, watched, k)
         row: list[str] = []
-        for j, e in enumerate(entries[:k]):
+        for j, e in enumerate(entries):
             target = e.position
             if not np.isfinite(scores[i, target]):
                 target = e.ranked
