@@ -171,16 +171,7 @@ async def _httpx_loop(
         t0 = time.perf_counter()
         await asyncio.gather(*(worker(w) for w in range(conns)))
         wall = time.perf_counter() - t0
-    ms = np.asarray(lat) * 1e3
-    return {
-        "rps": len(lat) / wall,
-        "p50_ms": float(np.percentile(ms, 50)),
-        "p99_ms": float(np.percentile(ms, 99)),
-        "requests": len(lat),
-        "errors": errors,
-        "socket_errors": "",
-        "tool": "httpx",
-    }
+    return _summary(lat, wall, errors)
 
 
 def _summary(lat: list[float], wall: float, errors: int) -> dict:

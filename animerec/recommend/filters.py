@@ -76,11 +76,6 @@ class Filters:
         if self.min_episodes is not None and self.min_episodes < 0:
             raise FilterError("min_episodes", f"must be >= 0, got {self.min_episodes}")
 
-    @property
-    def predicates(self) -> bool:
-        """Whether any metadata predicate (not seen/exclude) is set."""
-        return self.mask_key() != Filters().mask_key()
-
     def mask_key(self) -> Filters:
         """These filters without the per-request lists (the part a catalog mask depends on)."""
         return Filters(
