@@ -25,6 +25,7 @@ from animerec.recommend.base import Recommender
 from animerec.recommend.context import Context
 from animerec.recommend.hybrid import HybridRecommender
 from animerec.recommend.models import SINGLE_MODELS, UnknownModelError, check_names, lookup
+from animerec.recommend.ranker import RankerRecommender
 from animerec.workspace import Workspace
 
 __all__ = [
@@ -43,6 +44,7 @@ RECOMMENDERS: dict[str, type[Recommender]] = {
     **SINGLE_MODELS,
     HybridRecommender.name: HybridRecommender,
     AdaptiveRecommender.name: AdaptiveRecommender,
+    RankerRecommender.name: RankerRecommender,
 }
 """Every registered recommender class by its ``name`` (content and hybrid register here too)."""
 

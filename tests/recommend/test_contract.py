@@ -10,6 +10,7 @@ from animerec.recommend import make_recommender
 from animerec.recommend.adaptive import AdaptiveRecommender
 from animerec.recommend.content import ContentRecommender
 from animerec.recommend.hybrid import HybridRecommender
+from animerec.recommend.ranker import RankerRecommender
 
 # Settings that suit 12 users and 11 anime (the defaults are sized for thousands).
 SMALL = {
@@ -88,3 +89,18 @@ class TestAdaptive(RecommenderContract):
             member_params={"ease/short": {"l2": 5.0}, "ease/long": dict(SMALL["ease"])},
         )
         return AdaptiveRecommender(params)
+
+
+class TestRanker(RecommenderContract):
+    def make(self):
+        params = RankerRecommender.Params(
+            members=("ease", "itemknn", "popularity"),
+            depths=(20, 5, 5),
+            member_params={"ease": dict(SMALL["ease"]), "itemknn": dict(SMALL["itemknn"])},
+            protocols=(0, 1, 3),
+            min_validation_ratings=4,
+            rounds=10,
+            min_data_in_leaf=1000,  # 76 rows: no split, so it ranks as EASE (plumbing only)
+            num_threads=1,
+        )
+        return RankerRecommender(params)
