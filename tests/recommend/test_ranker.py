@@ -129,4 +129,6 @@ def test_bad_settings_are_refused_before_any_fit():
         ranker(depths=(3,))
     with pytest.raises(AnimerecError, match="listed twice"):
         ranker(members=("ease", "ease", "popularity"))
+    with pytest.raises(AnimerecError, match="objective must be one of"):
+        ranker(objective="regression")
     assert A_IDS  # the clusters module is the shared fixture

@@ -109,7 +109,7 @@ def queries(
 def lgb_params(p: Any) -> dict[str, Any]:
     """LightGBM settings of ranker parameters ``p``: seeded and deterministic."""
     return {
-        "objective": "lambdarank",
+        "objective": p.objective,
         "metric": "ndcg",
         "eval_at": [K],
         "learning_rate": p.learning_rate,
