@@ -20,6 +20,8 @@ from animerec.data.split import (
     without_dislikes,
 )
 from animerec.evaluate.metrics import bootstrap_ratio_delta_ci
+from animerec.evaluate.protocol_report import protocols_markdown
+from animerec.evaluate.protocols import UserMeasures, compare, variant_base
 from animerec.evaluate.report import TIMING_KEYS, metrics_dict, write_report
 from animerec.evaluate.runner import evaluate
 from animerec.evaluate.tune import tune, tune_protocols
@@ -170,3 +172,31 @@ def test_paired_ratio_delta_is_the_difference_of_pooled_ratios() -> None:
     assert ci.low <= ci.mean <= ci.high
     same = bootstrap_ratio_delta_ci(a, da, a, da, n=100)
     assert same.mean == same.low == same.high == 0.0
+
+
+def measures(ndcg: np.ndarray) -> UserMeasures:
+    n = len(ndcg)
+    ones = np.ones(n)
+    return UserMeasures(ndcg, (ndcg > 0).astype(float), ones, ones, 0 * ones, 10 * ones)
+
+
+def test_a_variant_is_compared_with_its_base_model() -> None:
+    assert variant_base("adaptive-ft", ["adaptive", "adaptive-ft"]) == "adaptive"
+    assert variant_base("adaptive-ft", ["ease", "adaptive-ft"]) is None  # its base did not run
+    assert variant_base("ease", ["ease", "popularity"]) is None
+    rng = np.random.default_rng(0)
+    base = rng.random(50)
+    models = {
+        "popularity": measures(base / 2),
+        "adaptive": measures(base),
+        "adaptive-ft": measures(base + 0.05),
+    }
+    params = {"likes3": dict.fromkeys(models, {})}
+    out = compare({"likes3": models}, {}, params, n_bootstrap=100, seed=0)["likes3"]
+    assert set(out["adaptive-ft"]["vs"]) == {"popularity", "adaptive"}
+    assert out["adaptive-ft"]["vs"]["adaptive"]["ndcg"]["mean"] == pytest.approx(0.05)
+    assert set(out["adaptive"]["vs"]) == {"popularity"}  # no variant the other way round
+    part = {"results": {"likes3": out}, "split": {"likes3": {"n_test_users": 50}}}
+    text = "\n".join(protocols_markdown(part, 10))
+    assert "### Variants against their base model" in text
+    assert "| likes3 | adaptive-ft | adaptive | +0.050 [+0.050, +0.050]" in text
