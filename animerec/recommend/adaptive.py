@@ -15,8 +15,9 @@ The default member settings are the study's fixed winners, not tuned here (``sea
 is empty). The text side of every text member is one setting, ``embedder``: base MiniLM by
 default, because the study that chose the members ran on base MiniLM (the fine-tuned adapter's
 training users include those validation users, so choosing on it there would have been
-leaked). ``adaptive-ft`` is the same model with the fine-tuned embedder (``auto``) as its text
-side, registered apart so that one ``animerec evaluate`` run measures the two side by side.
+leaked). ``adaptive-ft`` is the same regimes with the fine-tuned embedder (``auto``) as text
+side and its text members' settings chosen by the same study rerun with an adapter that never saw
+those validation users; registered apart, so one ``animerec evaluate`` run measures the two.
 """
 
 from __future__ import annotations
@@ -36,7 +37,13 @@ from animerec.recommend.context import Context
 from animerec.recommend.itemspace import DISLIKE_MAX
 from animerec.recommend.models import SINGLE_MODELS, lookup
 
-__all__ = ["DEFAULT_MEMBER_PARAMS", "AdaptiveFinetuned", "AdaptiveRecommender", "regime_of"]
+__all__ = [
+    "DEFAULT_MEMBER_PARAMS",
+    "FINETUNED_MEMBER_PARAMS",
+    "AdaptiveFinetuned",
+    "AdaptiveRecommender",
+    "regime_of",
+]
 
 DEFAULT_MEMBERS = ("ease/like1", "ease/like3", "l3ae/like5", "l3ae/like10", "cease/holdout")
 """One member per regime, shortest histories first."""
@@ -72,6 +79,34 @@ DEFAULT_MEMBER_PARAMS: dict[str, dict[str, Any]] = {
         "side_weight": 300.0,
         "popularity_discount": 0.2,
         "popularity_blend": 0.0,
+    },
+}
+
+FINETUNED_MEMBER_PARAMS: dict[str, dict[str, Any]] = {
+    **DEFAULT_MEMBER_PARAMS,
+    # the same study rerun with the fine-tuned text side, an adapter trained on the training
+    # users minus those validation users (`animerec finetune --users train-minus-validation`;
+    # docs/experiments.md "The fine-tuned text side inside adaptive"): its text members' winners.
+    # At 2-3 likes EASE stays: L3AE with that text side ties it out of sample (.417 vs .418).
+    "l3ae/like5": {
+        "l2": 5000.0,
+        "item_norm": 0.4,
+        "side_weight": 50.0,
+        "popularity_blend": 0.0,
+        "popularity_discount": 0.0,
+    },
+    "l3ae/like10": {
+        "l2": 2000.0,
+        "item_norm": 0.25,
+        "side_weight": 1000.0,
+        "popularity_blend": 0.0,
+        "popularity_discount": 0.0,
+    },
+    "cease/holdout": {
+        "l2": 2000.0,
+        "side_weight": 300.0,
+        "popularity_discount": 0.2,
+        "popularity_blend": 0.2,
     },
 }
 
@@ -217,5 +252,9 @@ class AdaptiveFinetuned(AdaptiveRecommender):
 
     @dataclass
     class Params(AdaptiveRecommender.Params):
+        member_params: dict[str, dict[str, Any]] = field(
+            default_factory=lambda: {m: dict(p) for m, p in FINETUNED_MEMBER_PARAMS.items()}
+        )
+        """The text members' settings chosen on validation users with a fine-tuned text side."""
         embedder: str = "auto"
         """Text side of every member whose model has one: ``auto`` = ``anime-minilm`` if trained."""

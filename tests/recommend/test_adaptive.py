@@ -112,6 +112,9 @@ def test_adaptive_ft_is_adaptive_with_the_fine_tuned_text_side(tmp_path):
         assert ft.members[member].params["embedder"] == "anime-minilm"
         assert base.members[member].params["embedder"] == "minilm"
     assert ft.members["ease/like3"].params == base.members["ease/like3"].params
+    # its text members keep the settings chosen with a fine-tuned text side
+    assert ft.members["l3ae/like5"].params["side_weight"] == 50.0
+    assert base.members["l3ae/like5"].params["side_weight"] == 200.0
     model = ft.build()
     assert isinstance(model, AdaptiveFinetuned) and model.name == "adaptive-ft"
     assert model._make("l3ae/like5").params.embedder == "anime-minilm"
