@@ -114,6 +114,15 @@ def evaluate(
             "least so far): coverage for a little NDCG (docs/benchmarks.md).",
         ),
     ] = False,
+    min_raters: Annotated[
+        int | None,
+        typer.Option(
+            "--min-raters",
+            help="Titles fewer training users rated come only as labelled new titles (default: "
+            "the served rule; 0 = off; docs/experiments.md 'No filler').",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the DESIGN §5 protocol (seeded user split, 80/20 hold-out, relevant = rating ≥ 9)."""
     from rich.console import Console
@@ -126,6 +135,7 @@ def evaluate(
     from animerec.evaluate.report import write_report
     from animerec.evaluate.runner import check_explore, default_report_dir
     from animerec.evaluate.runner import evaluate as run_evaluate
+    from animerec.recommend.evidence import MIN_RATERS
     from animerec.recommend.registry import RECOMMENDERS, check_model_names
     from animerec.recommend.spread import Spread
 
@@ -133,6 +143,8 @@ def evaluate(
         raise AnimerecError(f"--k must be >= 1, got {k}")
     if bootstrap < 1:
         raise AnimerecError(f"--bootstrap must be >= 1, got {bootstrap}")
+    if min_raters is not None and min_raters < 0:
+        raise AnimerecError(f"--min-raters must be >= 0, got {min_raters}")
     names = (
         _split_list(models, "models")
         if models is not None
@@ -180,6 +192,7 @@ def evaluate(
         spread=Spread() if spread else None,
         protocols=protocols,
         tune_per_protocol=per,
+        min_raters=MIN_RATERS if min_raters is None else min_raters,
         log=lambda msg: err.print(f"[dim]{msg}[/dim]"),
     )
     target = out if out is not None else default_report_dir(w)

@@ -17,6 +17,7 @@ import numpy as np
 from animerec.data.catalog import Catalog
 from animerec.data.franchise import Franchises
 from animerec.data.ratings import History, Ratings
+from animerec.recommend.evidence import MIN_RATERS, NEW_SLOTS, Evidence, admit_new, hold_back
 from animerec.recommend.explore import rerank
 from animerec.recommend.filters import Filters
 from animerec.recommend.franchise_order import DEPTH, franchises_of, order_by_franchise
@@ -54,12 +55,21 @@ class RankOptions:
     franchise: bool = False
     """Entry points before sequels, one card per franchise, no recaps or music videos
     (:mod:`animerec.recommend.franchise_order`; at ``explore = 0`` without spread)."""
+    min_raters: int = MIN_RATERS
+    """Titles fewer training users rated are low-evidence: at ``explore = 0`` they come only
+    as labelled new titles (:mod:`animerec.recommend.evidence`; 0 = no such rule)."""
+    new_slots: int = NEW_SLOTS
+    """How many labelled new titles a list at ``explore = 0`` may hold."""
 
     def __post_init__(self) -> None:
         if self.k < 1:
             raise ValueError(f"k must be >= 1, got {self.k}")
         if not 0.0 <= self.explore <= 1.0:
             raise ValueError(f"explore must be in [0, 1], got {self.explore}")
+        if self.min_raters < 0 or self.new_slots < 0:
+            raise ValueError(
+                f"min_raters and new_slots must be >= 0, got {self.min_raters}, {self.new_slots}"
+            )
         if self.spread is not None and self.explore > 0:
             raise ValueError(
                 "choose explore (within each list) or spread (over the batch), not both"
@@ -79,6 +89,8 @@ class Ranked:
     notes: list[list[str]] | None = None
     """Per item, what the franchise step says ("start with Code Geass: the franchise has 3
     more entries"; "" for nothing)."""
+    new: np.ndarray | None = None
+    """``bool [n, k]``: low-evidence titles (labelled new); None when no evidence was given."""
 
     def ids(self, catalog: Catalog, pad: int = -1) -> np.ndarray:
         """Anime ids ``int64 [n, k]``, ``pad`` where a list is shorter."""
@@ -155,12 +167,14 @@ def select(
     exposure: np.ndarray | None = None,
     fallback: Fallback | None = None,
     franchises: Franchises | None = None,
+    evidence: Evidence | None = None,
 ) -> Ranked:
     """Rank ``scores`` (``[len(histories), n_items]``, modified in place) under ``options``.
 
     ``vectors`` are the item vectors exploration measures diversity with (genre vectors when
     ``None``); ``exposure`` carries a spread's counts from block to block; ``franchises`` (built
-    from the catalog when ``None``) serve the franchise step.
+    from the catalog when ``None``) serve the franchise step; ``evidence`` (raters per title)
+    holds low-evidence titles back (:mod:`animerec.recommend.evidence`).
     """
     scores = np.asarray(scores, dtype=np.float32)
     k = options.k
@@ -168,6 +182,12 @@ def select(
     positions, ranked = rank(
         scores, k, exclude=exclusions(histories, catalog, options.filters), allow=allow
     )
+    o = options
+    held = hold_back(
+        scores, evidence, min_raters=o.min_raters, new_slots=o.new_slots, explore=o.explore
+    )
+    if held is not None and held.picks is not None:
+        positions, ranked = rank(scores, k)  # again, without what was held back
     plain = None
     if options.explore > 0:
         plain = positions
@@ -190,7 +210,13 @@ def select(
     plain = None if plain is None else _pad(plain, k)
     out = Ranked(positions, ranked, plain, notes=notes)
     if fallback is not None:
-        _fill(out, histories, catalog, options, fallback, allow)
+        trusted = allow if held is None else held.trusted(allow)
+        _fill(out, histories, catalog, options, fallback, trusted)
+    if held is not None:
+        plain_order = notes is None and options.spread is None
+        out.positions, out.scores, out.new = admit_new(
+            out.positions, out.scores, held, skip=out.fallback, by_score=plain_order
+        )
     return out
 
 
@@ -235,10 +261,11 @@ def rank_batch(
     *,
     fallback: Fallback | None = None,
     franchises: Franchises | None = None,
+    evidence: Evidence | None = None,
     block: int = BLOCK_USERS,
 ) -> Ranked:
     """Score ``histories`` with ``model`` in blocks and rank each block with :func:`select` (a
-    spread carries its counts from block to block)."""
+    spread carries its counts from block to block; ``evidence``: see :func:`select`)."""
     options = options or RankOptions()
     catalog = model.fitted_catalog()
     exposure = new_exposure(len(catalog)) if options.spread is not None else None
@@ -256,6 +283,7 @@ def rank_batch(
                 vectors=vectors,
                 exposure=exposure,
                 fallback=fallback,
+                evidence=evidence,
             )
         )
     return _concat(parts, options.k)
@@ -267,10 +295,12 @@ def _concat(parts: list[Ranked], k: int) -> Ranked:
     plain = None if parts[0].plain is None else np.concatenate([p.plain for p in parts])
     fb = None if parts[0].fallback is None else np.concatenate([p.fallback for p in parts])
     notes = None if parts[0].notes is None else [row for p in parts for row in p.notes]
+    new = None if parts[0].new is None else np.concatenate([p.new for p in parts])
     return Ranked(
         np.concatenate([p.positions for p in parts]),
         np.concatenate([p.scores for p in parts]),
         plain,
         fb,
         notes,
+        new,
     )

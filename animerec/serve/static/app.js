@@ -327,9 +327,16 @@ function reasonInWords(reason) {
   let r = (reason || "").trim();
   if (!r) return "picked for you";
   let prefix = "";
+  // A title few fans have rated yet (the pipeline's evidence rule) says so first.
+  const unproven = r.match(/^new: few fans have rated it yet(?: — (.*))?$/);
+  if (unproven) {
+    if (!unproven[1]) return "new: few fans have rated it yet";
+    prefix = "new: few fans have rated it yet — ";
+    r = unproven[1];
+  }
   const fresh = r.match(/^new to you: (.+?) — (.*)$/);
   if (fresh) {
-    prefix = `something new for you (${fresh[1]}) — `;
+    prefix += `something new for you (${fresh[1]}) — `;
     r = fresh[2];
   }
   let m = r.match(/^because you liked (.+?)(?: \(-?[\d.]+\))?$/);
