@@ -199,7 +199,7 @@ def users_context(
         train_items=catalog.anime_ids[~cold_mask],
         cold_mask=cold_mask,
         cold_items=np.sort(catalog.anime_ids[cold_mask]),
-        evidence=Evidence(counts.astype(np.int64)),
+        evidence=Evidence(counts.astype(np.int64), n_train_users),
         popularity=_popularity(catalog),
         item_share=(counts + 1.0) / (n_train_users + 1.0),
         item_vectors=vectors,

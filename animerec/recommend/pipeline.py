@@ -17,7 +17,14 @@ import numpy as np
 from animerec.data.catalog import Catalog
 from animerec.data.franchise import Franchises
 from animerec.data.ratings import History, Ratings
-from animerec.recommend.evidence import MIN_RATERS, NEW_SLOTS, Evidence, admit_new, hold_back
+from animerec.recommend.evidence import (
+    MIN_RATERS,
+    NEW_SLOTS,
+    Evidence,
+    admit_new,
+    hold_back,
+    keep_franchise_picks,
+)
 from animerec.recommend.explore import rerank
 from animerec.recommend.filters import Filters
 from animerec.recommend.franchise_order import DEPTH, franchises_of, order_by_franchise
@@ -203,9 +210,10 @@ def select(
     notes = None
     if options.franchise and plain is None and options.spread is None:
         deep = valid(top_k(scores, DEPTH * k), scores)
-        positions, ranked, notes = order_by_franchise(
-            deep, scores, histories, catalog, franchises or franchises_of(catalog), k
-        )
+        groups = franchises or franchises_of(catalog)
+        positions, ranked, notes = order_by_franchise(deep, scores, histories, catalog, groups, k)
+        if held is not None:
+            keep_franchise_picks(held, positions, groups)
     positions, ranked = _pad(positions, k), _pad(ranked.astype(np.float32), k, -np.inf)
     plain = None if plain is None else _pad(plain, k)
     out = Ranked(positions, ranked, plain, notes=notes)

@@ -4,6 +4,9 @@ can still surface one (:mod:`animerec.recommend.evidence`)."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import test_contract
@@ -11,7 +14,7 @@ from clusters import A_IDS, B_IDS, COLD_ID, two_clusters
 from contract import LIKES_A, LIKES_B
 
 from animerec.data.ratings import History
-from animerec.recommend import Fallback, Filters, RankOptions, rank_batch
+from animerec.recommend import Fallback, Filters, RankOptions, rank_batch, select
 from animerec.recommend.evidence import Evidence, admit_new, hold_back
 from animerec.recommend.explain import NEW_TITLE, explain
 
@@ -76,21 +79,20 @@ def test_at_explore_0_low_evidence_titles_come_only_labelled(contract, new_slots
             assert ids[i].tolist() == free_ids[i].tolist()  # at the model's own rank
 
 
-def test_a_personal_favourite_with_few_raters_takes_the_labelled_slot(contract):
+def test_the_models_own_first_pick_with_few_raters_keeps_its_rank_labelled(contract):
     model = contract.model
-    if not contract.personalises:
-        pytest.skip("popularity ranks by fan counts: a title few rated never leads it")
-    opts = RankOptions(k=2, min_raters=2)
-    ranked = rank_batch(model, [LIKES_A], opts, evidence=few_raters(model.catalog))
-    ids = ranked.ids(model.catalog)[0].tolist()
-    free = rank_batch(model, [LIKES_A], RankOptions(k=2, min_raters=0)).ids(model.catalog)
-    assert ids == free[0].tolist() and set(ids) == {3, 4}  # A3 keeps the model's own rank
-    assert ranked.new[0].tolist() == [a == 3 for a in ids]
-    reasons = {r.anime_id: r.reason for r in explain(model, [LIKES_A], ranked)[0]}
-    assert reasons[3].startswith(f"{NEW_TITLE} — ") and not reasons[4].startswith(NEW_TITLE)
-    without = rank_batch(model, [LIKES_A], RankOptions(k=2, min_raters=2, new_slots=0),
-                         evidence=few_raters(model.catalog))  # fmt: skip
-    assert 3 not in without.ids(model.catalog)[0]
+    free = rank_batch(model, [LIKES_A], RankOptions(k=2, min_raters=0)).ids(model.catalog)[0]
+    first = int(free[0])  # whatever this model ranks first: pretend two fans rated it
+    raters = Evidence.of(two_clusters().train, model.catalog).raters.copy()
+    raters[model.catalog.positions([first])] = 2
+    evidence = Evidence(raters)
+    ranked = rank_batch(model, [LIKES_A], RankOptions(k=2, min_raters=3), evidence=evidence)
+    assert ranked.ids(model.catalog)[0].tolist() == free.tolist()  # at the model's own rank
+    assert ranked.new[0].tolist() == [True, False]
+    reasons = [r.reason for r in explain(model, [LIKES_A], ranked)[0]]
+    assert reasons[0].startswith(NEW_TITLE) and not reasons[1].startswith(NEW_TITLE)
+    opts = RankOptions(k=2, min_raters=3, new_slots=0)
+    assert first not in rank_batch(model, [LIKES_A], opts, evidence=evidence).ids(model.catalog)
 
 
 def test_exploration_can_surface_low_evidence_titles_labelled(contract):
@@ -128,7 +130,8 @@ def test_hold_back_masks_low_titles_and_keeps_the_best_as_picks():
     ev = Evidence(np.array([50, 2, 50, 0]))
     held = hold_back(scores, ev, min_raters=10, new_slots=1, explore=0.0)
     assert held.low.tolist() == [False, True, False, True]
-    assert held.picks.tolist() == [[1], [1]] and held.pick_scores.tolist() == [[9.0], [2.0]]
+    assert held.picks[:, :2].tolist() == [[1, 3], [1, -1]]  # best first; -inf is no pick
+    assert held.pick_scores[:, 0].tolist() == [9.0, 2.0]
     assert np.isneginf(scores[:, [1, 3]]).all()
     assert hold_back(scores, None, min_raters=10, new_slots=1, explore=0.0) is None
     assert hold_back(scores, ev, min_raters=0, new_slots=1, explore=0.0) is None
@@ -169,3 +172,33 @@ def test_ids_outside_the_catalog_are_ignored_by_evidence():
     extra = type(c.train).from_arrays([1, 2], [A_IDS[0], 123456], [10, 10])
     assert Evidence.of(extra, c.catalog).raters.sum() == 1
     assert len(Evidence.of(extra, c.catalog).raters) == len(c.catalog) == len(A_IDS + B_IDS) + 1
+
+
+def test_the_threshold_never_exceeds_one_percent_of_the_users():
+    c = two_clusters()
+    ev = Evidence.of(c.train, c.catalog)  # 12 users: only a title nobody rated is low-evidence
+    assert ev.n_users == 12 and ev.threshold(10) == 1
+    assert ev.low(10).tolist() == (c.catalog.anime_ids == COLD_ID).tolist()
+    raters = np.array([0, 4, 9, 10, 30])
+    assert Evidence(raters, 5_000).threshold(10) == 10  # DEV and larger: the threshold binds
+    assert Evidence(raters, 500).low(10).tolist() == [True, True, False, False, False]
+    assert Evidence(raters).threshold(10) == 10 and Evidence(raters, 500).threshold(0) == 0
+
+
+def test_a_franchise_aware_list_takes_no_recap_or_second_card_as_its_new_title():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
+    from test_franchise_groups import _synthetic  # the data tests' hand-made franchises
+
+    catalog = _synthetic()
+    r1, recap, movie, clannad, after, lone = 1575, 2124, 34437, 2167, 4181, 42
+    raters = np.full(len(catalog), 100)
+    raters[catalog.positions([recap, movie, after, lone])] = 1
+    s = np.linspace(0.0, 0.1, len(catalog), dtype=np.float32)[None, :].copy()
+    for i, a in enumerate([r1, recap, clannad, movie, after, lone]):
+        s[0, catalog.positions([a])[0]] = 10.0 - i
+    opts = RankOptions(k=3, franchise=True, new_slots=3)
+    ranked = select(s, [History.of([])], catalog, opts, evidence=Evidence(raters))
+    ids = ranked.ids(catalog)[0].tolist()
+    # the recap is an extra, the film and After Story share a franchise with a card shown
+    assert ids[:2] == [r1, clannad] and ids[2] == lone
+    assert ranked.new[0].tolist() == [False, False, True]
