@@ -92,6 +92,10 @@ class Held:
     slots: int = NEW_SLOTS
     """How many of the picks a list may take."""
 
+    def hit(self, positions: np.ndarray) -> bool:
+        """Whether ranked ``positions`` (``-1`` pads) hold a low-evidence title."""
+        return bool((self.low[np.maximum(positions, 0)] & (positions >= 0)).any())
+
     def trusted(self, allow: np.ndarray | None) -> np.ndarray:
         """``allow`` without the low-evidence titles (what the popularity fallback may show)."""
         return ~self.low if allow is None else allow & ~self.low

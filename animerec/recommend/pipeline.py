@@ -186,15 +186,23 @@ def select(
     scores = np.asarray(scores, dtype=np.float32)
     k = options.k
     allow = options.filters.mask(catalog)
+    # The franchise step reads DEPTH × k candidates: rank that deep once and keep the first k
+    # (top_k's order is total — score, then catalog position — so they are the same k).
+    franchise = options.franchise and options.explore <= 0 and options.spread is None
     positions, ranked = rank(
-        scores, k, exclude=exclusions(histories, catalog, options.filters), allow=allow
+        scores,
+        DEPTH * k if franchise else k,
+        exclude=exclusions(histories, catalog, options.filters),
+        allow=allow,
     )
     o = options
     held = hold_back(
         scores, evidence, min_raters=o.min_raters, new_slots=o.new_slots, explore=o.explore
     )
-    if held is not None and held.picks is not None:
-        positions, ranked = rank(scores, k)  # again, without what was held back
+    if held is not None and held.picks is not None and held.hit(positions):
+        positions, ranked = rank(scores, positions.shape[1])  # again, without what was held
+    deep = positions
+    positions, ranked = positions[:, :k], ranked[:, :k]
     plain = None
     if options.explore > 0:
         plain = positions
@@ -208,8 +216,7 @@ def select(
         safe = np.maximum(positions, 0)
         ranked = np.where(positions >= 0, np.take_along_axis(scores, safe, axis=1), -np.inf)
     notes = None
-    if options.franchise and plain is None and options.spread is None:
-        deep = valid(top_k(scores, DEPTH * k), scores)
+    if franchise:
         groups = franchises or franchises_of(catalog)
         positions, ranked, notes = order_by_franchise(deep, scores, histories, catalog, groups, k)
         if held is not None:
