@@ -113,6 +113,17 @@ def render_markdown(ev: Evaluation, title: str = "Evaluation") -> str:
             else []
         ),
         "",
+        (
+            f"**No filler** (as served): titles fewer than "
+            f"{sp.get('low_evidence_below', s.min_raters)} training users rated "
+            f"({sp.get('n_low_evidence_items', 0):,} of {sp['n_catalog']:,}) enter a list at "
+            "explore 0 only as one labelled new title, where the model ranks them in its top k "
+            "(`animerec.recommend.evidence`); the cold-start lists below are asked among new "
+            "titles and not held back."
+            if s.min_raters > 0
+            else "**No filler rule** (`--min-raters 0`): lists as the models rank them."
+        ),
+        "",
         "## Accuracy and beyond",
         "",
     ]

@@ -321,6 +321,7 @@ def evaluate(
         "n_train_items": int(len(ctx.train_items)),
         "n_cold_items": int(ctx.cold_mask.sum()),
         "min_raters": min_raters,
+        "low_evidence_below": ctx.evidence.threshold(min_raters),
         "n_low_evidence_items": int(ctx.evidence.low(min_raters).sum()),
         "coverage_denominator": "anime rated by >= 1 training user",
         "relevant": f"held-out rating >= {RELEVANT}",

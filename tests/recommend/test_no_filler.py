@@ -14,9 +14,14 @@ from clusters import A_IDS, B_IDS, COLD_ID, two_clusters
 from contract import LIKES_A, LIKES_B
 
 from animerec.data.ratings import History
+from animerec.evaluate.measure import rank_lists
 from animerec.recommend import Fallback, Filters, RankOptions, rank_batch, select
 from animerec.recommend.evidence import Evidence, admit_new, hold_back
 from animerec.recommend.explain import NEW_TITLE, explain
+
+# The data tests' hand-made franchises (one catalog for both layers' tests).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
+from test_franchise_groups import _synthetic  # noqa: E402
 
 CONTRACTS = sorted(
     (cls for name, cls in vars(test_contract).items() if name.startswith("Test")),
@@ -186,9 +191,6 @@ def test_the_threshold_never_exceeds_one_percent_of_the_users():
 
 
 def test_a_franchise_aware_list_takes_no_recap_or_second_card_as_its_new_title():
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
-    from test_franchise_groups import _synthetic  # the data tests' hand-made franchises
-
     catalog = _synthetic()
     r1, recap, movie, clannad, after, lone = 1575, 2124, 34437, 2167, 4181, 42
     raters = np.full(len(catalog), 100)
@@ -202,3 +204,21 @@ def test_a_franchise_aware_list_takes_no_recap_or_second_card_as_its_new_title()
     # the recap is an extra, the film and After Story share a franchise with a card shown
     assert ids[:2] == [r1, clannad] and ids[2] == lone
     assert ranked.new[0].tolist() == [False, False, True]
+
+
+def test_the_evaluation_holds_back_as_served_and_its_cold_start_lists_still_reach_new_titles():
+    c = two_clusters()
+    cold = c.catalog.anime_ids == COLD_ID
+    evidence = few_raters(c.catalog)
+    for contract, reaches in (
+        (test_contract.TestContent(), True),
+        (test_contract.TestEASE(), False),
+    ):
+        model = contract.fitted()
+        lists = rank_lists(model, [LIKES_A, LIKES_B], 9, cold_mask=cold, evidence=evidence,
+                           min_raters=2, explore=(0.0, 0.5))  # fmt: skip
+        assert (low_in(lists.top).sum(axis=1) <= 1).all()  # one labelled new title at most
+        assert (lists.cold[:, 0] == COLD_ID).all() == reaches  # the cold-start lists: unchanged
+        assert all(set(FEW) <= set(row) for row in lists.explored[0.5])  # exploration admits
+        free = rank_lists(model, [LIKES_A, LIKES_B], 9, cold_mask=cold, min_raters=0)
+        assert (low_in(free.top).sum(axis=1) >= 2).all()  # what the rule held back
