@@ -340,7 +340,8 @@ function reasonInWords(reason) {
     r = fresh[2];
   }
   let m = r.match(/^because you liked (.+?)(?: \(-?[\d.]+\))?$/);
-  if (m) return `${prefix}fans of ${m[1]} loved this`;
+  // not "fans of X loved this" for a title few fans have rated: say what it is like
+  if (m) return prefix + (unproven ? `picked because it is like ${m[1]}` : `fans of ${m[1]} loved this`);
   if (/with tastes like yours rated it/.test(r)) return `${prefix}fans with tastes like yours loved it`;
   if (/^popular( with fans)?:/.test(r)) return `${prefix}a favourite of many fans`;
   m = r.match(/^(\d+)% of its [\d,]+ raters rated it/);
