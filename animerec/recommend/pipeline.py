@@ -199,7 +199,9 @@ def select(
     held = hold_back(
         scores, evidence, min_raters=o.min_raters, new_slots=o.new_slots, explore=o.explore
     )
+    weak = None  # a list is the fallback's when the model could not fill it, not the rule
     if held is not None and held.picks is not None and held.hit(positions):
+        weak = Fallback.weak(positions[:, :k], ranked[:, :k], k)
         positions, ranked = rank(scores, positions.shape[1])  # again, without what was held
     deep = positions
     positions, ranked = positions[:, :k], ranked[:, :k]
@@ -226,7 +228,7 @@ def select(
     out = Ranked(positions, ranked, plain, notes=notes)
     if fallback is not None:
         trusted = allow if held is None else held.trusted(allow)
-        _fill(out, histories, catalog, options, fallback, trusted)
+        _fill(out, histories, catalog, options, fallback, trusted, weak)
     if held is not None:
         plain_order = notes is None and options.spread is None
         out.positions, out.scores, out.new = admit_new(
@@ -249,8 +251,9 @@ def _fill(
     options: RankOptions,
     fallback: Fallback,
     allow: np.ndarray | None,
+    weak: np.ndarray | None = None,
 ) -> None:
-    weak = Fallback.weak(out.positions, out.scores, options.k)
+    weak = Fallback.weak(out.positions, out.scores, options.k) if weak is None else weak
     out.fallback = weak
     rows = np.flatnonzero(weak)
     if not len(rows):

@@ -5,6 +5,7 @@ can still surface one (:mod:`animerec.recommend.evidence`)."""
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -222,3 +223,18 @@ def test_the_evaluation_holds_back_as_served_and_its_cold_start_lists_still_reac
         assert all(set(FEW) <= set(row) for row in lists.explored[0.5])  # exploration admits
         free = rank_lists(model, [LIKES_A, LIKES_B], 9, cold_mask=cold, min_raters=0)
         assert (low_in(free.top).sum(axis=1) >= 2).all()  # what the rule held back
+
+
+def test_a_list_the_rule_shortens_is_not_handed_to_the_popularity_fallback(contract):
+    model, c = contract.model, two_clusters()
+    fallback = Fallback.of(c.train, c.catalog)
+    opts = RankOptions(k=3, min_raters=2, filters=Filters(allow=(3, 4, 14)))
+    ranked = rank_batch(model, [LIKES_A], opts, fallback=fallback, evidence=few_raters(c.catalog))
+    free = rank_batch(model, [LIKES_A], replace(opts, min_raters=0), fallback=fallback)
+    assert ranked.fallback.tolist() == free.fallback.tolist()  # as the model could rank them
+    if free.fallback[0]:  # every score tied (popularity here): the fallback's, rule or not
+        return
+    ids = [a for a in ranked.ids(model.catalog)[0].tolist() if a >= 0]
+    assert 4 in ids and len(ids) == 2 and len(set(ids) & {3, 14}) == 1  # one new title, labelled
+    reasons = {r.anime_id: r.reason for r in explain(model, [LIKES_A], ranked, fallback)[0]}
+    assert not reasons[4].startswith(("popular with fans", NEW_TITLE))
