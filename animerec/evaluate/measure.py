@@ -34,6 +34,7 @@ from animerec.evaluate.metrics import (
 from animerec.evaluate.tune import Tuning
 from animerec.recommend.base import Recommender
 from animerec.recommend.context import FitPool
+from animerec.recommend.dislikes import DISLIKE_STRENGTH, DislikeNeighbours
 from animerec.recommend.filters import Filters
 from animerec.recommend.pipeline import RankOptions, select
 from animerec.recommend.spread import Spread, new_exposure
@@ -52,6 +53,8 @@ class EvalSettings:
     retune: bool = False
     spread: Spread | None = None
     """Spread every model's lists over the catalog across the test users (the batch)."""
+    dislike_strength: float = DISLIKE_STRENGTH
+    """The dislike step's strength (:mod:`animerec.recommend.dislikes`; 0 = off), as served."""
 
 
 def genre_vectors(catalog: Catalog) -> np.ndarray:
@@ -96,11 +99,14 @@ def rank_lists(
     explore: Sequence[float] = (0.0,),
     spread: Spread | None = None,
     filters: Filters | None = None,
+    dislikes: DislikeNeighbours | None = None,
+    dislike_strength: float = DISLIKE_STRENGTH,
 ) -> Lists:
     """Score the histories once and rank them through the one ranking pipeline
     (:func:`animerec.recommend.pipeline.select`) for every list the report needs — plain (or
     spread), each exploration level, and among cold-start items only — without explanations,
-    which evaluation does not read. ``cold_mask`` None: no cold-start lists (empty)."""
+    which evaluation does not read. ``cold_mask`` None: no cold-start lists (empty).
+    ``dislikes``: the pipeline's dislike step, run once on the scores every list shares."""
     xs = [x for x in explore if x > 0]
     catalog = model.fitted_catalog()
     filters = filters or Filters()
@@ -117,6 +123,8 @@ def rank_lists(
         block = histories[s : s + BATCH_USERS]
         t0 = time.perf_counter()
         scores = np.asarray(model.score(block), dtype=np.float32)
+        if dislikes is not None:  # once: the lists below all rank these scores
+            dislikes.push_away(scores, block, catalog, dislike_strength)
         tops.append(select(scores, block, catalog, plain, exposure=exposure).ids(catalog, PAD))
         rec_s += time.perf_counter() - t0
         for x, opts in explored_opts.items():
@@ -154,6 +162,8 @@ class UsersContext:
     item_vectors: np.ndarray
     franchise: FranchiseIndex
     settings: EvalSettings
+    dislikes: DislikeNeighbours | None = None
+    """The dislike step's neighbours, from the training users (None when it is off)."""
 
 
 def users_context(
@@ -185,6 +195,9 @@ def users_context(
         item_vectors=vectors,
         franchise=FranchiseIndex(catalog.frame["name"].tolist()),
         settings=settings,
+        dislikes=(
+            DislikeNeighbours.of(split.train, catalog) if settings.dislike_strength > 0 else None
+        ),
     )
 
 
@@ -245,8 +258,9 @@ def measure(
     if pool is not None:
         pool.add(model, ctx.split.train, ctx.catalog)
     lists = rank_lists(
-        model, ctx.histories, k, cold_mask=ctx.cold_mask, explore=s.explore, spread=s.spread
-    )
+        model, ctx.histories, k, cold_mask=ctx.cold_mask, explore=s.explore, spread=s.spread,
+        dislikes=ctx.dislikes, dislike_strength=s.dislike_strength,
+    )  # fmt: skip
     ids = lists.top
 
     look = lookup_heldout(ids, ctx.split.heldout, ctx.users)

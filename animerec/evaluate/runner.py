@@ -38,6 +38,7 @@ from animerec.evaluate.protocols import ProtocolRuns, base_protocol, only_holdou
 from animerec.evaluate.tune import Tuning, tune, tune_protocols
 from animerec.recommend.base import Recommender
 from animerec.recommend.context import Context, FitPool
+from animerec.recommend.dislikes import DISLIKE_STRENGTH
 from animerec.recommend.registry import (
     ModelSpec,
     check_model_names,
@@ -162,6 +163,7 @@ def evaluate(
     log: Callable[[str], None] | None = None,
     protocols: Sequence[Protocol] = (HOLDOUT,),
     tune_per_protocol: Collection[str] = (),
+    dislike_strength: float = DISLIKE_STRENGTH,
 ) -> Evaluation:
     """Evaluate ``models`` (registry names or unfitted :class:`Recommender` instances).
 
@@ -179,6 +181,9 @@ def evaluate(
     for those inputs (:mod:`animerec.evaluate.protocols`; the fit is shared, the training users
     being the same); the models named in ``tune_per_protocol`` are tuned per protocol on
     validation users under that protocol, and fitted once more per distinct parameter set.
+
+    ``dislike_strength`` is the ranking pipeline's dislike step (the served default; 0 = off),
+    its neighbours built from ``split.train``.
     """
     if k < 1:
         raise AnimerecError(f"k must be >= 1, got {k}")
@@ -197,6 +202,7 @@ def evaluate(
         tune=tune_models,
         retune=retune,
         spread=spread,
+        dislike_strength=dislike_strength,
     )
     split = protocol_split(ratings, seed=seed) if split is None else split
     check_split(split)
@@ -206,7 +212,10 @@ def evaluate(
     pdata = prepare(split, protocols, seed=seed) if extra else []
     tuned_protocols = list(dict.fromkeys([HOLDOUT, *(base_protocol(p) for p in protocols)]))
     ptunings: dict[str, dict[str, Tuning]] = {}
-    rank = lambda model, hists: rank_lists(model, hists, k, cold_mask=None, spread=spread).top  # noqa: E731
+    rank = lambda model, hists: rank_lists(  # noqa: E731
+        model, hists, k, cold_mask=None, spread=spread,
+        dislikes=ctx.dislikes, dislike_strength=dislike_strength,
+    ).top  # fmt: skip
     runs = ProtocolRuns(pdata, k, rank)
     cache_dir = workspace.sub("tuning") if workspace is not None else None
 

@@ -1,4 +1,5 @@
-"""The one path from histories to ranked lists: score → filter → rank → re-rank → fallback.
+"""The one path from histories to ranked lists: score → push away dislikes → filter → rank →
+re-rank → fallback.
 
 ``evaluate``, ``animerec recommend``, the API and the benchmarks all rank through
 :func:`rank_batch` (or :func:`select` over scores they already hold), so filters, exploration,
@@ -17,6 +18,7 @@ import numpy as np
 from animerec.data.catalog import Catalog
 from animerec.data.franchise import Franchises
 from animerec.data.ratings import History, Ratings
+from animerec.recommend.dislikes import DISLIKE_STRENGTH, DislikeNeighbours
 from animerec.recommend.explore import rerank
 from animerec.recommend.filters import Filters
 from animerec.recommend.franchise_order import DEPTH, franchises_of, order_by_franchise
@@ -54,8 +56,14 @@ class RankOptions:
     franchise: bool = False
     """Entry points before sequels, one card per franchise, no recaps or music videos
     (:mod:`animerec.recommend.franchise_order`; at ``explore = 0`` without spread)."""
+    dislike_strength: float = DISLIKE_STRENGTH
+    """How far a history's dislikes push down what fans who disliked the same titles also
+    disliked (:mod:`animerec.recommend.dislikes`; 0 = off; acts only where the caller hands
+    :func:`select` the neighbours)."""
 
     def __post_init__(self) -> None:
+        if self.dislike_strength < 0:
+            raise ValueError(f"dislike_strength must be >= 0, got {self.dislike_strength}")
         if self.k < 1:
             raise ValueError(f"k must be >= 1, got {self.k}")
         if not 0.0 <= self.explore <= 1.0:
@@ -155,14 +163,18 @@ def select(
     exposure: np.ndarray | None = None,
     fallback: Fallback | None = None,
     franchises: Franchises | None = None,
+    dislikes: DislikeNeighbours | None = None,
 ) -> Ranked:
     """Rank ``scores`` (``[len(histories), n_items]``, modified in place) under ``options``.
 
     ``vectors`` are the item vectors exploration measures diversity with (genre vectors when
     ``None``); ``exposure`` carries a spread's counts from block to block; ``franchises`` (built
-    from the catalog when ``None``) serve the franchise step.
+    from the catalog when ``None``) serve the franchise step; ``dislikes`` (None: no dislike
+    step) are the neighbours a history's disliked titles push away.
     """
     scores = np.asarray(scores, dtype=np.float32)
+    if dislikes is not None:
+        dislikes.push_away(scores, histories, catalog, options.dislike_strength)
     k = options.k
     allow = options.filters.mask(catalog)
     positions, ranked = rank(
@@ -190,7 +202,7 @@ def select(
     plain = None if plain is None else _pad(plain, k)
     out = Ranked(positions, ranked, plain, notes=notes)
     if fallback is not None:
-        _fill(out, histories, catalog, options, fallback, allow)
+        _fill(out, histories, catalog, options, fallback, allow, dislikes)
     return out
 
 
@@ -208,6 +220,7 @@ def _fill(
     options: RankOptions,
     fallback: Fallback,
     allow: np.ndarray | None,
+    dislikes: DislikeNeighbours | None = None,
 ) -> None:
     weak = Fallback.weak(out.positions, out.scores, options.k)
     out.fallback = weak
@@ -216,6 +229,8 @@ def _fill(
         return
     pop = np.broadcast_to(fallback.scores(), (len(rows), len(catalog))).copy()
     picked = [histories[i] for i in rows]
+    if dislikes is not None:  # a list made from dislikes alone still pushes them away
+        dislikes.push_away(pop, picked, catalog, options.dislike_strength)
     pos, sc = rank(
         pop, options.k, exclude=exclusions(picked, catalog, options.filters), allow=allow
     )
@@ -235,10 +250,11 @@ def rank_batch(
     *,
     fallback: Fallback | None = None,
     franchises: Franchises | None = None,
+    dislikes: DislikeNeighbours | None = None,
     block: int = BLOCK_USERS,
 ) -> Ranked:
     """Score ``histories`` with ``model`` in blocks and rank each block with :func:`select` (a
-    spread carries its counts from block to block)."""
+    spread carries its counts from block to block; ``dislikes``: see :func:`select`)."""
     options = options or RankOptions()
     catalog = model.fitted_catalog()
     exposure = new_exposure(len(catalog)) if options.spread is not None else None
@@ -256,6 +272,8 @@ def rank_batch(
                 vectors=vectors,
                 exposure=exposure,
                 fallback=fallback,
+                franchises=franchises,
+                dislikes=dislikes,
             )
         )
     return _concat(parts, options.k)
