@@ -177,9 +177,17 @@ def select(
         dislikes.push_away(scores, histories, catalog, options.dislike_strength)
     k = options.k
     allow = options.filters.mask(catalog)
+    # The franchise step reads DEPTH × k candidates: rank that deep once and keep the first k
+    # (top_k's order is total — score, then catalog position — so they are the same k).
+    franchise = options.franchise and options.explore <= 0 and options.spread is None
     positions, ranked = rank(
-        scores, k, exclude=exclusions(histories, catalog, options.filters), allow=allow
+        scores,
+        DEPTH * k if franchise else k,
+        exclude=exclusions(histories, catalog, options.filters),
+        allow=allow,
     )
+    deep = positions
+    positions, ranked = positions[:, :k], ranked[:, :k]
     plain = None
     if options.explore > 0:
         plain = positions
@@ -193,8 +201,7 @@ def select(
         safe = np.maximum(positions, 0)
         ranked = np.where(positions >= 0, np.take_along_axis(scores, safe, axis=1), -np.inf)
     notes = None
-    if options.franchise and plain is None and options.spread is None:
-        deep = valid(top_k(scores, DEPTH * k), scores)
+    if franchise:
         positions, ranked, notes = order_by_franchise(
             deep, scores, histories, catalog, franchises or franchises_of(catalog), k
         )
