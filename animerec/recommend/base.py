@@ -127,8 +127,9 @@ class Recommender(ABC):
         :func:`~animerec.recommend.explain.explain`.
 
         ``candidates`` (a boolean mask over the catalog) restricts what may be recommended, as
-        ``filters.allow`` does by anime id; ``dislikes`` turns on the pipeline's dislike step
-        (:mod:`animerec.recommend.dislikes`) at its default strength.
+        ``filters.allow`` does by anime id; ``dislikes`` are the neighbours of the pipeline's dislike
+        step (:mod:`animerec.recommend.dislikes`), applied at the served strength
+        (``DISLIKE_STRENGTH``; 0, off, today).
         """
         f = filters or Filters()
         if not exclude_seen:

@@ -27,8 +27,8 @@ def rank(
 ) -> list[Recommendation]:
     """The top ``k`` for one history through the ranking pipeline the CLI and the evaluation use:
     the uniform filters, exploration at ``explore`` > 0, and the popularity fallback for a
-    history the model can say nothing about; ``dislikes``: the dislike step (at its default
-    strength)."""
+    history the model can say nothing about; ``dislikes``: the dislike step's neighbours (applied at
+    the served strength, ``DISLIKE_STRENGTH``)."""
     # Franchise-aware at explore 0, as a fan expects: entry points, one card per franchise.
     options = RankOptions(
         k=k, filters=filters or Filters(), explore=explore, franchise=franchise and explore == 0

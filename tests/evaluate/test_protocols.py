@@ -58,7 +58,7 @@ def lists_of(name: str, split, k: int) -> np.ndarray:
     model = make_recommender(name).fit(split.train, catalog)
     _, hists = histories_from_ratings(split.history)
     out = np.full((len(hists), k), -1)
-    # the served dislike step, its neighbours from the training users, as the evaluation has it
+    # the served dislike step (its strength as served), neighbours from the training users
     dislikes = DislikeNeighbours.of(split.train, catalog)
     for i, recs in enumerate(model.recommend(hists, k, dislikes=dislikes)):
         out[i, : len(recs)] = [r.anime_id for r in recs]
