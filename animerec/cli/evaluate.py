@@ -105,6 +105,15 @@ def evaluate(
             "fitted once more.",
         ),
     ] = "auto",
+    dislike_strength: Annotated[
+        float,
+        typer.Option(
+            "--dislike-strength",
+            help="The ranking pipeline's dislike step: how far a history's dislikes (ratings "
+            "<= 5) push down what fans who disliked the same titles also disliked (0 = off, "
+            "the served default; 0.5 = the strength validation chose for EASE).",
+        ),
+    ] = 0.0,
     spread: Annotated[
         bool,
         typer.Option(
@@ -155,6 +164,8 @@ def evaluate(
         check_backend(backend)
     xs = _floats(explore)
     check_explore(xs)
+    if dislike_strength < 0:
+        raise AnimerecError(f"--dislike-strength must be >= 0, got {dislike_strength}")
     if dislikes not in (0, 1):
         raise AnimerecError(f"--dislikes takes 0 or 1, got {dislikes}")
     try:
@@ -192,6 +203,7 @@ def evaluate(
         spread=Spread() if spread else None,
         protocols=protocols,
         tune_per_protocol=per,
+        dislike_strength=dislike_strength,
         min_raters=MIN_RATERS if min_raters is None else min_raters,
         log=lambda msg: err.print(f"[dim]{msg}[/dim]"),
     )

@@ -34,6 +34,7 @@ from animerec.evaluate.metrics import (
 from animerec.evaluate.tune import Tuning
 from animerec.recommend.base import Recommender
 from animerec.recommend.context import FitPool
+from animerec.recommend.dislikes import DISLIKE_STRENGTH, DislikeNeighbours
 from animerec.recommend.evidence import MIN_RATERS, Evidence
 from animerec.recommend.filters import Filters
 from animerec.recommend.pipeline import RankOptions, select
@@ -53,6 +54,8 @@ class EvalSettings:
     retune: bool = False
     spread: Spread | None = None
     """Spread every model's lists over the catalog across the test users (the batch)."""
+    dislike_strength: float = DISLIKE_STRENGTH
+    """The dislike step's strength (:mod:`animerec.recommend.dislikes`; 0 = off), as served."""
     min_raters: int = MIN_RATERS
     """The ranking pipeline's evidence rule, as served (0: off; :mod:`~animerec.recommend.evidence`)."""
 
@@ -99,6 +102,8 @@ def rank_lists(
     explore: Sequence[float] = (0.0,),
     spread: Spread | None = None,
     filters: Filters | None = None,
+    dislikes: DislikeNeighbours | None = None,
+    dislike_strength: float = DISLIKE_STRENGTH,
     evidence: Evidence | None = None,
     min_raters: int = MIN_RATERS,
 ) -> Lists:
@@ -107,6 +112,7 @@ def rank_lists(
     spread), each exploration level, and among cold-start items only — without explanations,
     which evaluation does not read. ``cold_mask`` None: no cold-start lists (empty).
 
+    ``dislikes``: the pipeline's dislike step, run once on the scores every list shares.
     ``evidence`` (training raters per title) applies the pipeline's evidence rule at
     ``min_raters`` to the plain lists as served; the cold-start lists are the cold-start path,
     asked among titles nobody rated, so the rule does not hold them back."""
@@ -128,6 +134,8 @@ def rank_lists(
         block = histories[s : s + BATCH_USERS]
         t0 = time.perf_counter()
         scores = np.asarray(model.score(block), dtype=np.float32)
+        if dislikes is not None:  # once: the lists below all rank these scores
+            dislikes.push_away(scores, block, catalog, dislike_strength)
         rec_s += time.perf_counter() - t0
         # select masks the scores it ranks in place: the explored and cold-start lists first
         # (the cold ones on a copy: they mask every rated title), the plain ones last.
@@ -173,6 +181,8 @@ class UsersContext:
     item_vectors: np.ndarray
     franchise: FranchiseIndex
     settings: EvalSettings
+    dislikes: DislikeNeighbours | None = None
+    """The dislike step's neighbours, from the training users (None when it is off)."""
 
 
 def users_context(
@@ -205,6 +215,9 @@ def users_context(
         item_vectors=vectors,
         franchise=FranchiseIndex(catalog.frame["name"].tolist()),
         settings=settings,
+        dislikes=(
+            DislikeNeighbours.of(split.train, catalog) if settings.dislike_strength > 0 else None
+        ),
     )
 
 
@@ -265,15 +278,10 @@ def measure(
     if pool is not None:
         pool.add(model, ctx.split.train, ctx.catalog)
     lists = rank_lists(
-        model,
-        ctx.histories,
-        k,
-        cold_mask=ctx.cold_mask,
-        explore=s.explore,
-        spread=s.spread,
-        evidence=ctx.evidence,
+        model, ctx.histories, k, cold_mask=ctx.cold_mask, explore=s.explore, spread=s.spread,
+        dislikes=ctx.dislikes, dislike_strength=s.dislike_strength, evidence=ctx.evidence,
         min_raters=s.min_raters,
-    )
+    )  # fmt: skip
     ids = lists.top
 
     look = lookup_heldout(ids, ctx.split.heldout, ctx.users)

@@ -53,6 +53,7 @@ def metrics_dict(ev: Evaluation, extra: dict[str, Any] | None = None) -> dict[st
                 "ci_level": 0.95,
                 "tuned": s.tune,
                 "spread": asdict(s.spread) if s.spread is not None else None,
+                "dislike_strength": s.dislike_strength,
                 "min_raters": s.min_raters,
                 "models": [r.model for r in ev.results],
             },

@@ -38,6 +38,7 @@ from animerec.evaluate.protocols import ProtocolRuns, base_protocol, only_holdou
 from animerec.evaluate.tune import Tuning, tune, tune_protocols
 from animerec.recommend.base import Recommender
 from animerec.recommend.context import Context, FitPool
+from animerec.recommend.dislikes import DISLIKE_STRENGTH
 from animerec.recommend.evidence import MIN_RATERS
 from animerec.recommend.registry import (
     ModelSpec,
@@ -163,6 +164,7 @@ def evaluate(
     log: Callable[[str], None] | None = None,
     protocols: Sequence[Protocol] = (HOLDOUT,),
     tune_per_protocol: Collection[str] = (),
+    dislike_strength: float = DISLIKE_STRENGTH,
     min_raters: int = MIN_RATERS,
 ) -> Evaluation:
     """Evaluate ``models`` (registry names or unfitted :class:`Recommender` instances).
@@ -181,6 +183,9 @@ def evaluate(
     for those inputs (:mod:`animerec.evaluate.protocols`; the fit is shared, the training users
     being the same); the models named in ``tune_per_protocol`` are tuned per protocol on
     validation users under that protocol, and fitted once more per distinct parameter set.
+
+    ``dislike_strength`` is the ranking pipeline's dislike step (the served default; 0 = off),
+    its neighbours built from ``split.train``.
 
     ``min_raters``: the ranking pipeline's evidence rule as served (titles fewer training users
     rated come only as labelled new titles, :mod:`animerec.recommend.evidence`; 0 = off).
@@ -202,6 +207,7 @@ def evaluate(
         tune=tune_models,
         retune=retune,
         spread=spread,
+        dislike_strength=dislike_strength,
         min_raters=min_raters,
     )
     split = protocol_split(ratings, seed=seed) if split is None else split
@@ -216,8 +222,8 @@ def evaluate(
     def rank(model: Recommender, hists: list) -> np.ndarray:
         """The plain lists of one protocol, through the pipeline as served."""
         got = rank_lists(
-            model, hists, k, cold_mask=None, spread=spread, evidence=ctx.evidence,
-            min_raters=min_raters,
+            model, hists, k, cold_mask=None, spread=spread, dislikes=ctx.dislikes,
+            dislike_strength=dislike_strength, evidence=ctx.evidence, min_raters=min_raters,
         )  # fmt: skip
         return got.top
 

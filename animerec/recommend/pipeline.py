@@ -1,4 +1,5 @@
-"""The one path from histories to ranked lists: score → filter → rank → re-rank → fallback.
+"""The one path from histories to ranked lists: score → push away dislikes → filter → rank →
+re-rank → fallback.
 
 ``evaluate``, ``animerec recommend``, the API and the benchmarks all rank through
 :func:`rank_batch` (or :func:`select` over scores they already hold), so filters, exploration,
@@ -17,6 +18,7 @@ import numpy as np
 from animerec.data.catalog import Catalog
 from animerec.data.franchise import Franchises
 from animerec.data.ratings import History, Ratings
+from animerec.recommend.dislikes import DISLIKE_STRENGTH, DislikeNeighbours
 from animerec.recommend.evidence import (
     MIN_RATERS,
     NEW_SLOTS,
@@ -62,6 +64,10 @@ class RankOptions:
     franchise: bool = False
     """Entry points before sequels, one card per franchise, no recaps or music videos
     (:mod:`animerec.recommend.franchise_order`; at ``explore = 0`` without spread)."""
+    dislike_strength: float = DISLIKE_STRENGTH
+    """How far a history's dislikes push down what fans who disliked the same titles also
+    disliked (:mod:`animerec.recommend.dislikes`; 0 = off; acts only where the caller hands
+    :func:`select` the neighbours)."""
     min_raters: int = MIN_RATERS
     """Titles fewer training users rated are low-evidence: at ``explore = 0`` they come only
     as labelled new titles (:mod:`animerec.recommend.evidence`; 0 = no such rule)."""
@@ -69,6 +75,8 @@ class RankOptions:
     """How many labelled new titles a list at ``explore = 0`` may hold."""
 
     def __post_init__(self) -> None:
+        if self.dislike_strength < 0:
+            raise ValueError(f"dislike_strength must be >= 0, got {self.dislike_strength}")
         if self.k < 1:
             raise ValueError(f"k must be >= 1, got {self.k}")
         if not 0.0 <= self.explore <= 1.0:
@@ -174,16 +182,20 @@ def select(
     exposure: np.ndarray | None = None,
     fallback: Fallback | None = None,
     franchises: Franchises | None = None,
+    dislikes: DislikeNeighbours | None = None,
     evidence: Evidence | None = None,
 ) -> Ranked:
     """Rank ``scores`` (``[len(histories), n_items]``, modified in place) under ``options``.
 
     ``vectors`` are the item vectors exploration measures diversity with (genre vectors when
     ``None``); ``exposure`` carries a spread's counts from block to block; ``franchises`` (built
-    from the catalog when ``None``) serve the franchise step; ``evidence`` (raters per title)
-    holds low-evidence titles back (:mod:`animerec.recommend.evidence`).
+    from the catalog when ``None``) serve the franchise step; ``dislikes`` (None: no dislike
+    step) are the neighbours a history's disliked titles push away; ``evidence`` (raters per
+    title) holds low-evidence titles back (:mod:`animerec.recommend.evidence`).
     """
     scores = np.asarray(scores, dtype=np.float32)
+    if dislikes is not None:
+        dislikes.push_away(scores, histories, catalog, options.dislike_strength)
     k = options.k
     allow = options.filters.mask(catalog)
     # The franchise step reads DEPTH × k candidates: rank that deep once and keep the first k
@@ -228,7 +240,7 @@ def select(
     out = Ranked(positions, ranked, plain, notes=notes)
     if fallback is not None:
         trusted = allow if held is None else held.trusted(allow)
-        _fill(out, histories, catalog, options, fallback, trusted, weak)
+        _fill(out, histories, catalog, options, fallback, trusted, dislikes, weak)
     if held is not None:
         plain_order = notes is None and options.spread is None
         out.positions, out.scores, out.new = admit_new(
@@ -251,6 +263,7 @@ def _fill(
     options: RankOptions,
     fallback: Fallback,
     allow: np.ndarray | None,
+    dislikes: DislikeNeighbours | None = None,
     weak: np.ndarray | None = None,
 ) -> None:
     weak = Fallback.weak(out.positions, out.scores, options.k) if weak is None else weak
@@ -260,6 +273,8 @@ def _fill(
         return
     pop = np.broadcast_to(fallback.scores(), (len(rows), len(catalog))).copy()
     picked = [histories[i] for i in rows]
+    if dislikes is not None:  # a list made from dislikes alone still pushes them away
+        dislikes.push_away(pop, picked, catalog, options.dislike_strength)
     pos, sc = rank(
         pop, options.k, exclude=exclusions(picked, catalog, options.filters), allow=allow
     )
@@ -279,11 +294,13 @@ def rank_batch(
     *,
     fallback: Fallback | None = None,
     franchises: Franchises | None = None,
+    dislikes: DislikeNeighbours | None = None,
     evidence: Evidence | None = None,
     block: int = BLOCK_USERS,
 ) -> Ranked:
     """Score ``histories`` with ``model`` in blocks and rank each block with :func:`select` (a
-    spread carries its counts from block to block; ``evidence``: see :func:`select`)."""
+    spread carries its counts from block to block; ``dislikes``, ``evidence``: see
+    :func:`select`)."""
     options = options or RankOptions()
     catalog = model.fitted_catalog()
     exposure = new_exposure(len(catalog)) if options.spread is not None else None
@@ -301,6 +318,8 @@ def rank_batch(
                 vectors=vectors,
                 exposure=exposure,
                 fallback=fallback,
+                franchises=franchises,
+                dislikes=dislikes,
                 evidence=evidence,
             )
         )

@@ -23,6 +23,7 @@ from animerec.data.ratings import History, Ratings
 from animerec.data.titles import TitleIndex
 from animerec.errors import AnimerecError, UnknownTitleError
 from animerec.recommend.base import Recommendation, Recommender
+from animerec.recommend.dislikes import DISLIKE_STRENGTH, DislikeNeighbours
 from animerec.recommend.evidence import Evidence
 from animerec.recommend.filters import FilterError, Filters
 from animerec.recommend.franchise_order import franchises_of
@@ -131,6 +132,8 @@ class ServeState:
     explore: bool
     fallback: Fallback | None = None
     """Most-loved titles for a history no model can say anything about (as the CLI has)."""
+    dislikes: DislikeNeighbours | None = None
+    """The dislike step's neighbours (built only while the step is on: ``DISLIKE_STRENGTH``)."""
     evidence: Evidence | None = None
     """Raters per title: titles few fans rated come only labelled as new (as the CLI has)."""
 
@@ -177,6 +180,7 @@ class ServeState:
             store=FeedbackStore.for_workspace(workspace, db_url),
             explore=importlib.util.find_spec("animerec.recommend.explore") is not None,
             fallback=Fallback.of(ratings, catalog),
+            dislikes=DislikeNeighbours.of(ratings, catalog) if DISLIKE_STRENGTH > 0 else None,
             evidence=Evidence.of(ratings, catalog),
         )
         state.warm_up()
@@ -259,8 +263,9 @@ class ServeState:
             return name, []
         try:
             recs = rank(
-                rec, history, k, explore, filters or SAFE, self.fallback, franchise, self.evidence
-            )
+                rec, history, k, explore, filters or SAFE, self.fallback, franchise,
+                dislikes=self.dislikes, evidence=self.evidence,
+            )  # fmt: skip
         except FilterError as exc:
             raise invalid(f"filters.{exc.field}", exc.message) from None
         return name, self.recommended(recs)
