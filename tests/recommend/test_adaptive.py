@@ -11,7 +11,7 @@ from animerec.data.ratings import History, Ratings
 from animerec.errors import AnimerecError
 from animerec.recommend import make_recommender
 from animerec.recommend.adaptive import AdaptiveFinetuned, AdaptiveRecommender, regime_of
-from animerec.recommend.registry import resolve
+from animerec.recommend.registry import load_recommender, resolve
 from animerec.workspace import Workspace
 
 N_ANIME = 40
@@ -118,3 +118,18 @@ def test_adaptive_ft_is_adaptive_with_the_fine_tuned_text_side(tmp_path):
     model = ft.build()
     assert isinstance(model, AdaptiveFinetuned) and model.name == "adaptive-ft"
     assert model._make("l3ae/like5").params.embedder == "anime-minilm"
+
+
+def test_adaptive_ft_saves_and_loads_as_itself(tmp_path):
+    catalog, train = forty_anime()
+    params = AdaptiveFinetuned.Params(
+        members=("ease/short", "ease/long"),
+        bounds=(3,),
+        member_params={"ease/short": {"l2": 500.0}, "ease/long": {"l2": 1.0}},
+    )
+    model = AdaptiveFinetuned(params).fit(train, catalog)
+    model.save(tmp_path / "m")
+    back = load_recommender(tmp_path / "m", catalog)
+    assert type(back) is AdaptiveFinetuned and back.params.embedder == "auto"
+    hists = [History.of([1]), History.of(list(range(1, 31)))]
+    np.testing.assert_array_equal(back.score(hists), model.score(hists))
