@@ -9,7 +9,7 @@ import pytest
 from animerec.data.catalog import Catalog
 from animerec.data.ratings import History, Ratings
 from animerec.errors import AnimerecError
-from animerec.recommend import make_recommender
+from animerec.recommend import load_recommender, make_recommender
 from animerec.recommend.adaptive import AdaptiveRecommender, regime_of
 
 N_ANIME = 40
@@ -83,3 +83,31 @@ def test_members_and_bounds_must_agree():
         AdaptiveRecommender(
             AdaptiveRecommender.Params(members=("ease/a", "ease/b", "ease/c"), bounds=(5, 3))
         )
+
+
+def test_the_loaded_served_model_maps_its_matrices_instead_of_copying_them(tmp_path):
+    """``serve --workers N`` shares one copy only if every member's item-item matrix stays a
+    read-only map of its ``.npy`` file after loading (a copy per worker otherwise)."""
+    catalog, train = forty_anime()
+    served = make_recommender("adaptive").params  # the study's members, ease, l3ae and cease
+    member_params = {
+        m: {**p, "side": "genres"} if "embedder" in p else dict(p)  # no embedder in a unit test
+        for m, p in served.member_params.items()
+    }
+    for p in member_params.values():
+        p.pop("embedder", None)
+    params = AdaptiveRecommender.Params(served.members, served.bounds, member_params)
+    model = AdaptiveRecommender(params).fit(train, catalog)
+    model.save(tmp_path / "m")
+    loaded = load_recommender(tmp_path / "m", catalog)
+    assert list(loaded.members) == list(served.members)
+    for name, member in loaded.members.items():
+        assert isinstance(member.B, np.memmap), name
+        assert not member.B.flags.writeable and member.B.nbytes == 4 * len(member.space) ** 2
+        assert str(tmp_path / "m") in str(member.B.filename)
+    hs = [History.of([1]), History.of(list(range(1, 31)))]
+    np.testing.assert_allclose(loaded.score(hs), model.score(hs), rtol=1e-6)
+    ids = {m: loaded.members[m].space.item_ids.tobytes() for m in loaded.members}
+    assert len(set(ids.values())) == 1  # the same item space: one file on disk, five names
+    inodes = {p.stat().st_ino for p in (tmp_path / "m" / "state").glob("*item_ids.npy")}
+    assert len(inodes) == 1
