@@ -39,6 +39,7 @@ import numpy as np
 from animerec.data.catalog import Catalog
 from animerec.data.ratings import History, Ratings, histories_from_ratings
 from animerec.data.split import SEED, protocol_split, validation_split
+from animerec.embed.registry import resolve_auto, training_users
 from animerec.evaluate.metrics import bootstrap_ci, lookup_heldout, ranking_metrics
 from animerec.recommend import make_recommender, mask_seen, top_k
 from animerec.recommend.context import Context
@@ -118,6 +119,16 @@ def families(quick: bool, embedder: str) -> dict[str, dict]:
             + [
                 {**side, "l2": 2000.0, "item_norm": 0.25, "side_weight": m}
                 for m in (200.0, 1000.0, 5000.0)
+            ],
+            "score": ease_score,
+            "dislike": dis,
+        },
+        "l3ae+": {  # L3AE at the 3-likes EASE's settings (λ 5000, α .4): a text side there?
+            "model": "l3ae",
+            "extends": "l3ae",
+            "fits": [
+                {**side, "l2": 5000.0, "item_norm": 0.4, "side_weight": m}
+                for m in (50.0, 200.0, 1000.0)
             ],
             "score": ease_score,
             "dislike": dis,
@@ -243,6 +254,44 @@ def reference(params: dict) -> bool:
     return fit_keys <= {"l2", "min_rating"} and params.get("dislike_weight", 0.0) == 0.0
 
 
+def load_rows(name: str, folder: Path) -> dict[str, list] | None:
+    """One family's rows saved by :meth:`Study.save`, protocol → [(params, per-user dict)]
+    (None when there are none)."""
+    if not (folder / f"{name}.json").exists():
+        return None
+    params = json.loads((folder / f"{name}.json").read_text())
+    with np.load(folder / f"{name}.npz", allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    return {
+        proto: [
+            (
+                cfg,
+                {k.split(":", 1)[1]: v[i] for k, v in arrays.items() if k.startswith(f"{proto}:")},
+            )
+            for i, cfg in enumerate(cfgs)
+        ]
+        for proto, cfgs in params.items()
+    }
+
+
+def check_embedder(embedder: str, workspace, validation_users: np.ndarray) -> str:
+    """The embedder ``auto`` means, refused when it was fine-tuned on any validation user
+    (its settings chosen on them would be leaked): train one with ``animerec finetune --users
+    train-minus-validation``, or pass ``--embedder minilm``."""
+    name = resolve_auto(embedder, workspace)
+    seen = training_users(name, workspace)
+    if seen is not None:
+        leaked = np.intersect1d(seen, validation_users)
+        if len(leaked):
+            raise SystemExit(
+                f"embedder {name!r} was fine-tuned on ratings of {len(leaked):,} of the "
+                f"{len(validation_users):,} validation users: its figures here would be leaked "
+                "(train one with `animerec finetune --users train-minus-validation`, or use "
+                "--embedder minilm)"
+            )
+    return name
+
+
 class Study:
     def __init__(self, workspace: Path, quick: bool, embedder: str) -> None:
         from animerec.workspace import Workspace
@@ -252,6 +301,8 @@ class Study:
         self.catalog = Catalog.read(self.ws.anime)
         dev = protocol_split(Ratings.read(self.ws.ratings))
         v = validation_split(dev.train)
+        carved = np.setdiff1d(dev.train_users, v.train_users)
+        embedder = check_embedder(embedder, self.ws, carved)
         self.train = v.train
         everything = Ratings(
             np.concatenate([v.history.user_id, v.heldout.user_id]),
@@ -303,26 +354,10 @@ class Study:
 
     def load(self, name: str, folder: Path) -> bool:
         """Read a family saved by :meth:`save` (False when there is none)."""
-        if not (folder / f"{name}.json").exists():
-            return False
-        params = json.loads((folder / f"{name}.json").read_text())
-        with np.load(folder / f"{name}.npz", allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-        self.rows[name] = {
-            proto: [
-                (
-                    cfg,
-                    {
-                        k.split(":", 1)[1]: v[i]
-                        for k, v in arrays.items()
-                        if k.startswith(f"{proto}:")
-                    },
-                )
-                for i, cfg in enumerate(cfgs)
-            ]
-            for proto, cfgs in params.items()
-        }
-        return True
+        rows = load_rows(name, folder)
+        if rows is not None:
+            self.rows[name] = rows
+        return rows is not None
 
     def summary(self, names: list[str]) -> dict:
         """Per protocol and model: the choice, cross-fitted NDCG and paired deltas (a family
@@ -405,7 +440,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workspace", "-w", required=True, type=Path)
     ap.add_argument("--models", default="itemknn,userknn,content,ease,l3ae,cease,addease,infae")
-    ap.add_argument("--embedder", default="auto", help="text side of content and the text EASEs")
+    ap.add_argument(
+        "--embedder",
+        default="minilm",
+        help="text side of content and the text EASEs (a fine-tuned one must not have learned "
+        "from the validation users: `animerec finetune --users train-minus-validation`)",
+    )
     ap.add_argument("--quick", action="store_true", help="small grids (a smoke run)")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--rerun", action="store_true", help="refit families already saved in --out")

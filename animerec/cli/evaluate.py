@@ -105,6 +105,15 @@ def evaluate(
             "fitted once more.",
         ),
     ] = "auto",
+    dislike_strength: Annotated[
+        float,
+        typer.Option(
+            "--dislike-strength",
+            help="The ranking pipeline's dislike step: how far a history's dislikes (ratings "
+            "<= 5) push down what fans who disliked the same titles also disliked (0 = off, "
+            "the served default; 0.5 = the strength validation chose for EASE).",
+        ),
+    ] = 0.0,
     spread: Annotated[
         bool,
         typer.Option(
@@ -114,6 +123,15 @@ def evaluate(
             "least so far): coverage for a little NDCG (docs/benchmarks.md).",
         ),
     ] = False,
+    min_raters: Annotated[
+        int | None,
+        typer.Option(
+            "--min-raters",
+            help="Titles fewer training users rated come only as labelled new titles (default: "
+            "the served rule; 0 = off; docs/experiments.md 'No filler').",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the DESIGN §5 protocol (seeded user split, 80/20 hold-out, relevant = rating ≥ 9)."""
     from rich.console import Console
@@ -126,6 +144,7 @@ def evaluate(
     from animerec.evaluate.report import write_report
     from animerec.evaluate.runner import check_explore, default_report_dir
     from animerec.evaluate.runner import evaluate as run_evaluate
+    from animerec.recommend.evidence import MIN_RATERS
     from animerec.recommend.registry import RECOMMENDERS, check_model_names
     from animerec.recommend.spread import Spread
 
@@ -133,6 +152,8 @@ def evaluate(
         raise AnimerecError(f"--k must be >= 1, got {k}")
     if bootstrap < 1:
         raise AnimerecError(f"--bootstrap must be >= 1, got {bootstrap}")
+    if min_raters is not None and min_raters < 0:
+        raise AnimerecError(f"--min-raters must be >= 0, got {min_raters}")
     names = (
         _split_list(models, "models")
         if models is not None
@@ -143,6 +164,8 @@ def evaluate(
         check_backend(backend)
     xs = _floats(explore)
     check_explore(xs)
+    if dislike_strength < 0:
+        raise AnimerecError(f"--dislike-strength must be >= 0, got {dislike_strength}")
     if dislikes not in (0, 1):
         raise AnimerecError(f"--dislikes takes 0 or 1, got {dislikes}")
     try:
@@ -180,6 +203,8 @@ def evaluate(
         spread=Spread() if spread else None,
         protocols=protocols,
         tune_per_protocol=per,
+        dislike_strength=dislike_strength,
+        min_raters=MIN_RATERS if min_raters is None else min_raters,
         log=lambda msg: err.print(f"[dim]{msg}[/dim]"),
     )
     target = out if out is not None else default_report_dir(w)

@@ -27,7 +27,9 @@ R, P = RECOMMENDED, RECOMMENDED.pairs
 
 USERS_HELP = (
     "Whose ratings make the training pairs: `train` (the protocol's training users — evaluation "
-    "users never shape the model), `all` (every user, for production) or a file of user ids."
+    "users never shape the model), `train-minus-validation` (those minus the validation users "
+    "the studies choose settings on: benchmarks/ease_study.py may then use the model), `all` "
+    "(every user, for production) or a file of user ids."
 )
 
 

@@ -11,7 +11,7 @@ import typer
 
 from animerec.cli._app import WorkspaceOpt, app, workspace
 from animerec.data.ratings import Ratings
-from animerec.data.split import protocol_split
+from animerec.data.split import protocol_split, validation_split
 from animerec.errors import AnimerecError
 from animerec.labels import LabelSettings, LabelSummary, plot_histograms, write_pairs
 from animerec.spark import labels as spark_labels
@@ -21,9 +21,13 @@ from animerec.workspace import Workspace, now_iso, write_json
 
 USERS_HELP = (
     "Whose ratings make the labels: `train` (the protocol split's training users, so test users "
-    "never leak into labels), `all` (every user, for production models) or a file of user ids, "
+    "never leak into labels), `train-minus-validation` (those minus the validation users carved "
+    "from them for tuning), `all` (every user, for production models) or a file of user ids, "
     "one per line."
 )
+TRAIN_MINUS_VALIDATION = "train-minus-validation"
+"""The training users the validation studies fit on (``validation_split`` of the training users,
+seed 43, takes the rest): a model trained on them may choose settings on the validation users."""
 
 
 @app.command()
@@ -120,9 +124,12 @@ def _spark_pairs(
 
 
 def resolve_users(spec: str, ratings: Ratings) -> tuple[np.ndarray, str]:
-    """``train`` / ``all`` / a file of ids → (sorted user ids, a description for the summary)."""
+    """``train`` / ``train-minus-validation`` / ``all`` / a file of ids → (sorted user ids, a
+    description for the summary)."""
     if spec == "train":
         return protocol_split(ratings).train_users, "train"
+    if spec == TRAIN_MINUS_VALIDATION:
+        return validation_split(protocol_split(ratings).train).train_users, spec
     if spec == "all":
         return ratings.users, "all"
     return read_user_file(Path(spec)), str(spec)

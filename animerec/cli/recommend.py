@@ -104,6 +104,15 @@ def recommend(
             "its first 8; the other slots take the user's top-40 anime recommended least so far).",
         ),
     ] = False,
+    dislike_strength: Annotated[
+        float,
+        typer.Option(
+            "--dislike-strength",
+            help="How far your dislikes (ratings <= 5, dropped titles) push down what fans who "
+            "disliked the same titles also disliked (0 = off, the default; 0.5 = validated "
+            "for EASE; docs/experiments.md 'Dislikes count').",
+        ),
+    ] = 0.0,
     refit: Annotated[
         bool, typer.Option("--refit", help="Fit the model again even if a fit is saved.")
     ] = False,
@@ -155,6 +164,15 @@ def recommend(
             "videos (at --explore 0 without --spread).",
         ),
     ] = True,
+    min_raters: Annotated[
+        int | None,
+        typer.Option(
+            "--min-raters",
+            help="At --explore 0, titles fewer users of the workspace rated appear only as "
+            "labelled new titles, at most one per list (default: the served rule; 0 = off).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Recommend anime: for every user of --history H.csv (written to --out R.csv), or for a
     person who names titles with --liked."""
@@ -174,6 +192,10 @@ def recommend(
         raise AnimerecError("--history needs --out R.csv (where to write the recommendations)")
     if k < 1:
         raise AnimerecError(f"--k must be >= 1, got {k}")
+    if dislike_strength < 0:
+        raise AnimerecError(f"--dislike-strength must be >= 0, got {dislike_strength}")
+    if min_raters is not None and min_raters < 0:
+        raise AnimerecError(f"--min-raters must be >= 0, got {min_raters}")
     if not 0.0 <= explore <= 1.0:
         raise AnimerecError(f"--explore must be in [0, 1], got {explore}")
     if spread and explore > 0:
@@ -228,6 +250,8 @@ def recommend(
     # One path for every consumer: the ranking pipeline, its popularity fallback for users the
     # model can say nothing about, then reasons for what is shown.
     from animerec.data.ratings import Ratings
+    from animerec.recommend.dislikes import DislikeNeighbours
+    from animerec.recommend.evidence import MIN_RATERS, Evidence
     from animerec.recommend.explain import explain
     from animerec.recommend.filters import FilterError, Filters
     from animerec.recommend.pipeline import Fallback, RankOptions, rank_batch
@@ -255,10 +279,22 @@ def recommend(
         filters=filters,
         explore=explore,
         spread=Spread() if spread else None,
+        dislike_strength=dislike_strength,
         franchise=franchise and history is None and explore == 0,
+        min_raters=MIN_RATERS if min_raters is None else min_raters,
     )
-    fallback = Fallback.of(Ratings.read(w.ratings), catalog)
-    ranked = rank_batch(rec_model, histories, options, fallback=fallback, block=BATCH_USERS)
+    train = Ratings.read(w.ratings)
+    fallback, evidence = Fallback.of(train, catalog), Evidence.of(train, catalog)
+    dislikes = DislikeNeighbours.of(train, catalog) if options.dislike_strength > 0 else None
+    ranked = rank_batch(
+        rec_model,
+        histories,
+        options,
+        fallback=fallback,
+        dislikes=dislikes,
+        evidence=evidence,
+        block=BATCH_USERS,
+    )
     recs = explain(rec_model, histories, ranked, fallback)
 
     if history is not None:

@@ -34,6 +34,8 @@ from animerec.evaluate.metrics import (
 from animerec.evaluate.tune import Tuning
 from animerec.recommend.base import Recommender
 from animerec.recommend.context import FitPool
+from animerec.recommend.dislikes import DISLIKE_STRENGTH, DislikeNeighbours
+from animerec.recommend.evidence import MIN_RATERS, Evidence
 from animerec.recommend.filters import Filters
 from animerec.recommend.pipeline import RankOptions, select
 from animerec.recommend.spread import Spread, new_exposure
@@ -52,6 +54,10 @@ class EvalSettings:
     retune: bool = False
     spread: Spread | None = None
     """Spread every model's lists over the catalog across the test users (the batch)."""
+    dislike_strength: float = DISLIKE_STRENGTH
+    """The dislike step's strength (:mod:`animerec.recommend.dislikes`; 0 = off), as served."""
+    min_raters: int = MIN_RATERS
+    """The ranking pipeline's evidence rule, as served (0: off; :mod:`~animerec.recommend.evidence`)."""
 
 
 def genre_vectors(catalog: Catalog) -> np.ndarray:
@@ -96,20 +102,31 @@ def rank_lists(
     explore: Sequence[float] = (0.0,),
     spread: Spread | None = None,
     filters: Filters | None = None,
+    dislikes: DislikeNeighbours | None = None,
+    dislike_strength: float = DISLIKE_STRENGTH,
+    evidence: Evidence | None = None,
+    min_raters: int = MIN_RATERS,
 ) -> Lists:
     """Score the histories once and rank them through the one ranking pipeline
     (:func:`animerec.recommend.pipeline.select`) for every list the report needs — plain (or
     spread), each exploration level, and among cold-start items only — without explanations,
-    which evaluation does not read. ``cold_mask`` None: no cold-start lists (empty)."""
+    which evaluation does not read. ``cold_mask`` None: no cold-start lists (empty).
+
+    ``dislikes``: the pipeline's dislike step, run once on the scores every list shares.
+    ``evidence`` (training raters per title) applies the pipeline's evidence rule at
+    ``min_raters`` to the plain lists as served; the cold-start lists are the cold-start path,
+    asked among titles nobody rated, so the rule does not hold them back."""
     xs = [x for x in explore if x > 0]
     catalog = model.fitted_catalog()
     filters = filters or Filters()
-    plain = RankOptions(k=k, filters=filters, spread=spread)
-    explored_opts = {x: RankOptions(k=k, filters=filters, explore=x) for x in xs}
+    plain = RankOptions(k=k, filters=filters, spread=spread, min_raters=min_raters)
+    explored_opts = {
+        x: RankOptions(k=k, filters=filters, explore=x, min_raters=min_raters) for x in xs
+    }
     cold_ids = () if cold_mask is None else tuple(int(a) for a in catalog.anime_ids[cold_mask])
     if filters.allow is not None:
         cold_ids = tuple(sorted(set(cold_ids) & set(filters.allow)))
-    cold = RankOptions(k=k, filters=replace(filters, allow=cold_ids))
+    cold = RankOptions(k=k, filters=replace(filters, allow=cold_ids), min_raters=0)
     exposure = new_exposure(len(catalog)) if spread is not None else None
     vectors = model.item_vectors() if xs else None
     tops, colds, exps, rec_s = [], [], {x: [] for x in xs}, 0.0
@@ -117,12 +134,20 @@ def rank_lists(
         block = histories[s : s + BATCH_USERS]
         t0 = time.perf_counter()
         scores = np.asarray(model.score(block), dtype=np.float32)
-        tops.append(select(scores, block, catalog, plain, exposure=exposure).ids(catalog, PAD))
+        if dislikes is not None:  # once: the lists below all rank these scores
+            dislikes.push_away(scores, block, catalog, dislike_strength)
         rec_s += time.perf_counter() - t0
+        # select masks the scores it ranks in place: the explored and cold-start lists first
+        # (the cold ones on a copy: they mask every rated title), the plain ones last.
         for x, opts in explored_opts.items():
-            exps[x].append(select(scores, block, catalog, opts, vectors=vectors).ids(catalog, PAD))
+            got = select(scores, block, catalog, opts, vectors=vectors, evidence=evidence)
+            exps[x].append(got.ids(catalog, PAD))
         if cold_mask is not None:
-            colds.append(select(scores, block, catalog, cold).ids(catalog, PAD))
+            colds.append(select(scores.copy(), block, catalog, cold).ids(catalog, PAD))
+        t0 = time.perf_counter()
+        got = select(scores, block, catalog, plain, exposure=exposure, evidence=evidence)
+        tops.append(got.ids(catalog, PAD))
+        rec_s += time.perf_counter() - t0
     join = lambda parts: np.concatenate(parts) if parts else np.zeros((0, k), np.int64)  # noqa: E731
     top = join(tops)
     return Lists(top, join(colds), {0.0: top, **{x: join(v) for x, v in exps.items()}}, rec_s)
@@ -149,11 +174,15 @@ class UsersContext:
     train_items: np.ndarray
     cold_mask: np.ndarray
     cold_items: np.ndarray
+    evidence: Evidence
+    """Raters per title among the training users (the pipeline's evidence rule)."""
     popularity: np.ndarray
     item_share: np.ndarray
     item_vectors: np.ndarray
     franchise: FranchiseIndex
     settings: EvalSettings
+    dislikes: DislikeNeighbours | None = None
+    """The dislike step's neighbours, from the training users (None when it is off)."""
 
 
 def users_context(
@@ -180,11 +209,15 @@ def users_context(
         train_items=catalog.anime_ids[~cold_mask],
         cold_mask=cold_mask,
         cold_items=np.sort(catalog.anime_ids[cold_mask]),
+        evidence=Evidence(counts.astype(np.int64), n_train_users),
         popularity=_popularity(catalog),
         item_share=(counts + 1.0) / (n_train_users + 1.0),
         item_vectors=vectors,
         franchise=FranchiseIndex(catalog.frame["name"].tolist()),
         settings=settings,
+        dislikes=(
+            DislikeNeighbours.of(split.train, catalog) if settings.dislike_strength > 0 else None
+        ),
     )
 
 
@@ -245,8 +278,10 @@ def measure(
     if pool is not None:
         pool.add(model, ctx.split.train, ctx.catalog)
     lists = rank_lists(
-        model, ctx.histories, k, cold_mask=ctx.cold_mask, explore=s.explore, spread=s.spread
-    )
+        model, ctx.histories, k, cold_mask=ctx.cold_mask, explore=s.explore, spread=s.spread,
+        dislikes=ctx.dislikes, dislike_strength=s.dislike_strength, evidence=ctx.evidence,
+        min_raters=s.min_raters,
+    )  # fmt: skip
     ids = lists.top
 
     look = lookup_heldout(ids, ctx.split.heldout, ctx.users)

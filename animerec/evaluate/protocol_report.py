@@ -66,6 +66,7 @@ def protocols_markdown(part: dict[str, Any], k: int) -> list[str]:
                     + [_ci(row["vs"].get(r, {}).get("ndcg"), sign=True) for r in refs]
                 )
             )
+    lines += _variants(part, k)
     with_d = {p: m for p, m in part["results"].items() if Protocol.parse(p).dislikes}
     if with_d:
         lines += [
@@ -111,6 +112,34 @@ def protocols_markdown(part: dict[str, Any], k: int) -> list[str]:
                 lines.append(f"- {model} @ {pname}: `{t['best']}`")
     lines.append("")
     return lines
+
+
+def _variants(part: dict[str, Any], k: int) -> list[str]:
+    """A registered variant against its base model (``adaptive-ft`` − ``adaptive``), paired."""
+    rows = [
+        (pname, model, base, d)
+        for pname, models in part["results"].items()
+        for model, row in models.items()
+        for base, d in row["vs"].items()
+        if base not in REFERENCES
+    ]
+    if not rows:
+        return []
+    out = [
+        "",
+        "### Variants against their base model (paired, same users)",
+        "",
+        _row(["protocol", "variant", "base", f"Δ NDCG@{k}", f"Δ HR@{k}", "Δ detractor rate"]),
+        _row(["---"] * 6),
+    ]
+    for pname, model, base, d in rows:
+        out.append(
+            _row(
+                [pname, model, base, _ci(d["ndcg"], sign=True), _ci(d["hr"], sign=True)]
+                + [_ci(d["detractor_rate"], sign=True)]
+            )
+        )
+    return out
 
 
 def plot_ndcg_by_likes(part: dict[str, Any], path: Path, k: int = 10) -> None:

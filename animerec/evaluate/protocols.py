@@ -12,7 +12,7 @@ are paired over the very same users.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -43,10 +43,18 @@ __all__ = [
     "prepare",
     "summary",
     "user_measures",
+    "variant_base",
 ]
 
 REFERENCES = ("ease", "popularity")
 """The models every other one is compared with (paired deltas), per protocol."""
+
+
+def variant_base(model: str, models: Collection[str]) -> str | None:
+    """The model a registered variant is a setting of (``adaptive-ft`` → ``adaptive``) when
+    that one is in the run too: the variant then gets a paired Δ against it as well."""
+    base = model.rsplit("-", 1)[0]
+    return base if base != model and base in models else None
 
 
 @dataclass(frozen=True)
@@ -150,7 +158,8 @@ def compare(
 ) -> dict[str, Any]:
     """The ``protocols`` part of ``metrics.json``: per protocol and model the summary, the
     parameters it ran with, paired deltas against :data:`REFERENCES` and, with a dislike, the
-    same users without it (and the paired Δ with − without).
+    same users without it (and the paired Δ with − without). A variant (``adaptive-ft``) is
+    also compared with its base model (``adaptive``) when both ran.
 
     ``measures[protocol][model]``; ``without`` likewise for protocols with a dislike;
     ``params[protocol][model]``."""
@@ -159,10 +168,11 @@ def compare(
         rows = {}
         for model, m in models.items():
             row = {"params": params[pname][model], **summary(m, n_bootstrap, seed)}
+            refs = dict.fromkeys([*REFERENCES, variant_base(model, models)])
             row["vs"] = {
                 ref: paired(m, models[ref], n_bootstrap, seed)
-                for ref in REFERENCES
-                if ref in models and ref != model
+                for ref in refs
+                if ref is not None and ref in models and ref != model
             }
             w = without.get(pname, {}).get(model)
             if w is not None:

@@ -53,6 +53,8 @@ def metrics_dict(ev: Evaluation, extra: dict[str, Any] | None = None) -> dict[st
                 "ci_level": 0.95,
                 "tuned": s.tune,
                 "spread": asdict(s.spread) if s.spread is not None else None,
+                "dislike_strength": s.dislike_strength,
+                "min_raters": s.min_raters,
                 "models": [r.model for r in ev.results],
             },
             "split": ev.split,
@@ -110,6 +112,17 @@ def render_markdown(ev: Evaluation, title: str = "Evaluation") -> str:
             ]
             if s.spread is not None
             else []
+        ),
+        "",
+        (
+            f"**No filler** (as served): titles fewer than "
+            f"{sp.get('low_evidence_below', s.min_raters)} training users rated "
+            f"({sp.get('n_low_evidence_items', 0):,} of {sp['n_catalog']:,}) enter a list at "
+            "explore 0 only as one labelled new title, where the model ranks them in its top k "
+            "(`animerec.recommend.evidence`); the cold-start lists below are asked among new "
+            "titles and not held back."
+            if s.min_raters > 0
+            else "**No filler rule** (`--min-raters 0`): lists as the models rank them."
         ),
         "",
         "## Accuracy and beyond",

@@ -38,6 +38,8 @@ from animerec.evaluate.protocols import ProtocolRuns, base_protocol, only_holdou
 from animerec.evaluate.tune import Tuning, tune, tune_protocols
 from animerec.recommend.base import Recommender
 from animerec.recommend.context import Context, FitPool
+from animerec.recommend.dislikes import DISLIKE_STRENGTH
+from animerec.recommend.evidence import MIN_RATERS
 from animerec.recommend.registry import (
     ModelSpec,
     check_model_names,
@@ -162,6 +164,8 @@ def evaluate(
     log: Callable[[str], None] | None = None,
     protocols: Sequence[Protocol] = (HOLDOUT,),
     tune_per_protocol: Collection[str] = (),
+    dislike_strength: float = DISLIKE_STRENGTH,
+    min_raters: int = MIN_RATERS,
 ) -> Evaluation:
     """Evaluate ``models`` (registry names or unfitted :class:`Recommender` instances).
 
@@ -179,6 +183,12 @@ def evaluate(
     for those inputs (:mod:`animerec.evaluate.protocols`; the fit is shared, the training users
     being the same); the models named in ``tune_per_protocol`` are tuned per protocol on
     validation users under that protocol, and fitted once more per distinct parameter set.
+
+    ``dislike_strength`` is the ranking pipeline's dislike step (the served default; 0 = off),
+    its neighbours built from ``split.train``.
+
+    ``min_raters``: the ranking pipeline's evidence rule as served (titles fewer training users
+    rated come only as labelled new titles, :mod:`animerec.recommend.evidence`; 0 = off).
     """
     if k < 1:
         raise AnimerecError(f"k must be >= 1, got {k}")
@@ -197,6 +207,8 @@ def evaluate(
         tune=tune_models,
         retune=retune,
         spread=spread,
+        dislike_strength=dislike_strength,
+        min_raters=min_raters,
     )
     split = protocol_split(ratings, seed=seed) if split is None else split
     check_split(split)
@@ -206,7 +218,15 @@ def evaluate(
     pdata = prepare(split, protocols, seed=seed) if extra else []
     tuned_protocols = list(dict.fromkeys([HOLDOUT, *(base_protocol(p) for p in protocols)]))
     ptunings: dict[str, dict[str, Tuning]] = {}
-    rank = lambda model, hists: rank_lists(model, hists, k, cold_mask=None, spread=spread).top  # noqa: E731
+
+    def rank(model: Recommender, hists: list) -> np.ndarray:
+        """The plain lists of one protocol, through the pipeline as served."""
+        got = rank_lists(
+            model, hists, k, cold_mask=None, spread=spread, dislikes=ctx.dislikes,
+            dislike_strength=dislike_strength, evidence=ctx.evidence, min_raters=min_raters,
+        )  # fmt: skip
+        return got.top
+
     runs = ProtocolRuns(pdata, k, rank)
     cache_dir = workspace.sub("tuning") if workspace is not None else None
 
@@ -306,6 +326,9 @@ def evaluate(
         "n_catalog": len(catalog),
         "n_train_items": int(len(ctx.train_items)),
         "n_cold_items": int(ctx.cold_mask.sum()),
+        "min_raters": min_raters,
+        "low_evidence_below": ctx.evidence.threshold(min_raters),
+        "n_low_evidence_items": int(ctx.evidence.low(min_raters).sum()),
         "coverage_denominator": "anime rated by >= 1 training user",
         "relevant": f"held-out rating >= {RELEVANT}",
     }

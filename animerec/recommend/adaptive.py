@@ -12,15 +12,19 @@ A history's *length* is the number of its ratings above the dislike bound (disli
 push away, not how much the user told us): ``bounds = (1, 3, 7, 19)`` makes the regimes 0–1,
 2–3, 4–7, 8–19 and ≥ 20 likes, matched to the study's 1, 3, 5 and 10 likes and the hold-out.
 The default member settings are the study's fixed winners, not tuned here (``search_space``
-is empty), and their text side is base MiniLM: the fine-tuned adapter's training users include
-those validation users, so its choice there would have been leaked.
+is empty). The text side of every text member is one setting, ``embedder``: base MiniLM by
+default, because the study that chose the members ran on base MiniLM (the fine-tuned adapter's
+training users include those validation users, so choosing on it there would have been
+leaked). ``adaptive-ft`` is the same regimes with the fine-tuned embedder (``auto``) as text
+side and its text members' settings chosen by the same study rerun with an adapter that never saw
+those validation users; registered apart, so one ``animerec evaluate`` run measures the two.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -33,7 +37,13 @@ from animerec.recommend.context import Context
 from animerec.recommend.itemspace import DISLIKE_MAX
 from animerec.recommend.models import SINGLE_MODELS, lookup
 
-__all__ = ["DEFAULT_MEMBER_PARAMS", "AdaptiveRecommender", "regime_of"]
+__all__ = [
+    "DEFAULT_MEMBER_PARAMS",
+    "FINETUNED_MEMBER_PARAMS",
+    "AdaptiveFinetuned",
+    "AdaptiveRecommender",
+    "regime_of",
+]
 
 DEFAULT_MEMBERS = ("ease/like1", "ease/like3", "l3ae/like5", "l3ae/like10", "cease/holdout")
 """One member per regime, shortest histories first."""
@@ -42,7 +52,7 @@ DEFAULT_MEMBER_PARAMS: dict[str, dict[str, Any]] = {
     # the validation study's winners, exactly as its summary records them ("best", chosen over
     # all 192 validation users; docs/experiments.md "Few likes: the EASE family"): β = 0 for
     # the few-likes members (item degree normalisation and η carry the popularity), β .2 with
-    # no prior for the hold-out
+    # no prior for the hold-out; the text side is AdaptiveRecommender.Params.embedder
     "ease/like1": {"l2": 100000.0, "popularity_blend": 0.2, "popularity_discount": 0.0},
     "ease/like3": {
         "l2": 5000.0,
@@ -56,7 +66,6 @@ DEFAULT_MEMBER_PARAMS: dict[str, dict[str, Any]] = {
         "side_weight": 200.0,
         "popularity_blend": 0.2,
         "popularity_discount": 0.0,
-        "embedder": "minilm",
     },
     "l3ae/like10": {
         "l2": 2000.0,
@@ -64,14 +73,40 @@ DEFAULT_MEMBER_PARAMS: dict[str, dict[str, Any]] = {
         "side_weight": 1000.0,
         "popularity_blend": 0.2,
         "popularity_discount": 0.0,
-        "embedder": "minilm",
     },
     "cease/holdout": {
         "l2": 2000.0,
         "side_weight": 300.0,
         "popularity_discount": 0.2,
         "popularity_blend": 0.0,
-        "embedder": "minilm",
+    },
+}
+
+FINETUNED_MEMBER_PARAMS: dict[str, dict[str, Any]] = {
+    **DEFAULT_MEMBER_PARAMS,
+    # the same study rerun with the fine-tuned text side, an adapter trained on the training
+    # users minus those validation users (`animerec finetune --users train-minus-validation`;
+    # docs/experiments.md "The fine-tuned text side inside adaptive"): its text members' winners.
+    # At 2-3 likes EASE stays: L3AE with that text side ties it out of sample (.417 vs .418).
+    "l3ae/like5": {
+        "l2": 5000.0,
+        "item_norm": 0.4,
+        "side_weight": 50.0,
+        "popularity_blend": 0.0,
+        "popularity_discount": 0.0,
+    },
+    "l3ae/like10": {
+        "l2": 2000.0,
+        "item_norm": 0.25,
+        "side_weight": 1000.0,
+        "popularity_blend": 0.0,
+        "popularity_discount": 0.0,
+    },
+    "cease/holdout": {
+        "l2": 2000.0,
+        "side_weight": 300.0,
+        "popularity_discount": 0.2,
+        "popularity_blend": 0.2,
     },
 }
 
@@ -79,6 +114,15 @@ DEFAULT_MEMBER_PARAMS: dict[str, dict[str, Any]] = {
 def model_of(member: str) -> str:
     """The registered model of a member name (``ease/like1`` → ``ease``)."""
     return member.split("/", 1)[0]
+
+
+def member_settings(params: Any, member: str) -> dict[str, Any]:
+    """``member``'s parameters: its ``member_params``, with the adaptive model's ``embedder``
+    as the text side when the member's model has one (one text side for every member)."""
+    settings = dict(params.member_params.get(member, {}))
+    if "embedder" in {f.name for f in fields(lookup(model_of(member), SINGLE_MODELS).Params)}:
+        settings["embedder"] = params.embedder
+    return settings
 
 
 def regime_of(histories: Sequence[History], bounds: Sequence[int]) -> np.ndarray:
@@ -102,6 +146,8 @@ class AdaptiveRecommender(Recommender):
             default_factory=lambda: {m: dict(p) for m, p in DEFAULT_MEMBER_PARAMS.items()}
         )
         """Parameters per member over its model's defaults (fixed: not tuned)."""
+        embedder: str = "minilm"
+        """Text side of every member whose model has one (over its ``member_params``)."""
 
     def __init__(self, params: Params | None = None, context: Context | None = None) -> None:
         self.params = params or self.Params()
@@ -131,13 +177,13 @@ class AdaptiveRecommender(Recommender):
     def members_of(cls, params: Mapping[str, Any]) -> dict[str, tuple[str, dict[str, Any], bool]]:
         """Each member's model and its fixed parameters (never tuned: the study chose them)."""
         p = cls.Params(**dict(params))
-        return {m: (model_of(m), dict(p.member_params.get(m, {})), False) for m in p.members}
+        return {m: (model_of(m), member_settings(p, m), False) for m in p.members}
 
     def input_identity(self) -> dict[str, Any]:
         return {m: self._make(m).input_identity() for m in self.params.members}
 
     def _make(self, member: str) -> Recommender:
-        settings = self.params.member_params.get(member, {})
+        settings = member_settings(self.params, member)
         return lookup(model_of(member), SINGLE_MODELS).build(settings, self.context)
 
     # --- fitting and scoring ---------------------------------------------------------------------
@@ -197,3 +243,18 @@ class AdaptiveRecommender(Recommender):
             member.set_state(sub, catalog)
             self.members[m] = member
         self.catalog = catalog
+
+
+class AdaptiveFinetuned(AdaptiveRecommender):
+    """The adaptive model with the fine-tuned embedder (``auto``) as every text member's side."""
+
+    name: ClassVar[str] = "adaptive-ft"
+
+    @dataclass
+    class Params(AdaptiveRecommender.Params):
+        member_params: dict[str, dict[str, Any]] = field(
+            default_factory=lambda: {m: dict(p) for m, p in FINETUNED_MEMBER_PARAMS.items()}
+        )
+        """The text members' settings chosen on validation users with a fine-tuned text side."""
+        embedder: str = "auto"
+        """Text side of every member whose model has one: ``auto`` = ``anime-minilm`` if trained."""

@@ -20,6 +20,7 @@ import numpy as np
 from animerec.data.catalog import Catalog
 from animerec.data.ratings import History, Ratings
 from animerec.recommend.context import Context
+from animerec.recommend.dislikes import DislikeNeighbours
 from animerec.recommend.explain import Recommendation, explain
 from animerec.recommend.filters import Filters
 from animerec.recommend.pipeline import Fallback, RankOptions, rank_batch
@@ -123,13 +124,16 @@ class Recommender(ABC):
         spread: Spread | None = None,
         filters: Filters | None = None,
         fallback: Fallback | None = None,
+        dislikes: DislikeNeighbours | None = None,
     ) -> list[list[Recommendation]]:
         """Top-``k`` recommendations per history, best first, with reasons — the ranking
         pipeline (:func:`animerec.recommend.pipeline.rank_batch`) followed by
         :func:`~animerec.recommend.explain.explain`.
 
         ``candidates`` (a boolean mask over the catalog) restricts what may be recommended, as
-        ``filters.allow`` does by anime id.
+        ``filters.allow`` does by anime id; ``dislikes`` are the neighbours of the pipeline's dislike
+        step (:mod:`animerec.recommend.dislikes`), applied at the served strength
+        (``DISLIKE_STRENGTH``; 0, off, today).
         """
         f = filters or Filters()
         if not exclude_seen:
@@ -139,7 +143,7 @@ class Recommender(ABC):
             allowed = ids if f.allow is None else np.intersect1d(ids, f.allow)
             f = replace(f, allow=tuple(int(a) for a in allowed))
         options = RankOptions(k=k, filters=f, explore=explore, spread=spread)
-        ranked = rank_batch(self, histories, options, fallback=fallback)
+        ranked = rank_batch(self, histories, options, fallback=fallback, dislikes=dislikes)
         return explain(self, histories, ranked, fallback)
 
     # --- persistence --------------------------------------------------------------------------------

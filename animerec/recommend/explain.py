@@ -26,6 +26,8 @@ __all__ = [
     "explain",
     "fans_reason",
     "liked_reasons",
+    "NEW_TITLE",
+    "new_title_reason",
     "popular_reason",
     "rated_at_least",
     "title",
@@ -50,13 +52,14 @@ def explain(
 ) -> list[list[Recommendation]]:
     """The reason of every ranked item, per history (only what is shown needs explaining).
 
-    Rows the popularity fallback filled say so; items exploration brought in say what is new.
+    Rows the popularity fallback filled say so; items exploration brought in say what is new;
+    low-evidence titles (``ranked.new``) say that few fans have rated them yet.
     """
     catalog = model.fitted_catalog()
     out = []
     for i, h in enumerate(histories):
-        idx = ranked.positions[i]
-        idx = idx[idx >= 0]
+        row = ranked.positions[i]
+        idx = row[row >= 0]
         ids = catalog.anime_ids[idx]
         s = ranked.scores[i, : len(idx)]
         if ranked.fallback is not None and ranked.fallback[i] and fallback is not None:
@@ -67,10 +70,29 @@ def explain(
                 why = explored_reasons(h, idx, ranked.plain[i], why, catalog)
             if ranked.notes is not None:
                 why = [f"{w}; {n}" if n else w for w, n in zip(why, ranked.notes[i], strict=False)]
+            if ranked.new is not None:
+                flags = ranked.new[i][row >= 0]
+                why = [new_title_reason(w) if f else w for w, f in zip(why, flags, strict=True)]
         out.append(
             [Recommendation(int(a), float(v), r) for a, v, r in zip(ids, s, why, strict=True)]
         )
     return out
+
+
+NEW_TITLE = "new: few fans have rated it yet"
+"""How a low-evidence title (:mod:`animerec.recommend.evidence`) is introduced."""
+
+# Reasons that count fans or lean on the crowd: for a title few fans rated they are no reason.
+_CROWD = ("popular with fans", "few fans have rated it yet", "fans who watched it rate it")
+
+
+def new_title_reason(why: str) -> str:
+    """The reason of a low-evidence title: it is new, and why the model picked it anyway
+    ("new: few fans have rated it yet — because you liked Monster"); a crowd-count reason is
+    dropped, as the crowd is what such a title lacks."""
+    if not why or why.startswith(_CROWD):
+        return NEW_TITLE
+    return f"{NEW_TITLE} — {why}"
 
 
 def title(catalog: Catalog, anime_id: int) -> str:

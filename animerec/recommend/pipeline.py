@@ -1,4 +1,5 @@
-"""The one path from histories to ranked lists: score → filter → rank → re-rank → fallback.
+"""The one path from histories to ranked lists: score → push away dislikes → filter → rank →
+re-rank → fallback.
 
 ``evaluate``, ``animerec recommend``, the API and the benchmarks all rank through
 :func:`rank_batch` (or :func:`select` over scores they already hold), so filters, exploration,
@@ -17,6 +18,15 @@ import numpy as np
 from animerec.data.catalog import Catalog
 from animerec.data.franchise import Franchises
 from animerec.data.ratings import History, Ratings
+from animerec.recommend.dislikes import DISLIKE_STRENGTH, DislikeNeighbours
+from animerec.recommend.evidence import (
+    MIN_RATERS,
+    NEW_SLOTS,
+    Evidence,
+    admit_new,
+    hold_back,
+    keep_franchise_picks,
+)
 from animerec.recommend.explore import rerank
 from animerec.recommend.filters import Filters
 from animerec.recommend.franchise_order import DEPTH, franchises_of, order_by_franchise
@@ -54,12 +64,27 @@ class RankOptions:
     franchise: bool = False
     """Entry points before sequels, one card per franchise, no recaps or music videos
     (:mod:`animerec.recommend.franchise_order`; at ``explore = 0`` without spread)."""
+    dislike_strength: float = DISLIKE_STRENGTH
+    """How far a history's dislikes push down what fans who disliked the same titles also
+    disliked (:mod:`animerec.recommend.dislikes`; 0 = off; acts only where the caller hands
+    :func:`select` the neighbours)."""
+    min_raters: int = MIN_RATERS
+    """Titles fewer training users rated are low-evidence: at ``explore = 0`` they come only
+    as labelled new titles (:mod:`animerec.recommend.evidence`; 0 = no such rule)."""
+    new_slots: int = NEW_SLOTS
+    """How many labelled new titles a list at ``explore = 0`` may hold."""
 
     def __post_init__(self) -> None:
+        if self.dislike_strength < 0:
+            raise ValueError(f"dislike_strength must be >= 0, got {self.dislike_strength}")
         if self.k < 1:
             raise ValueError(f"k must be >= 1, got {self.k}")
         if not 0.0 <= self.explore <= 1.0:
             raise ValueError(f"explore must be in [0, 1], got {self.explore}")
+        if self.min_raters < 0 or self.new_slots < 0:
+            raise ValueError(
+                f"min_raters and new_slots must be >= 0, got {self.min_raters}, {self.new_slots}"
+            )
         if self.spread is not None and self.explore > 0:
             raise ValueError(
                 "choose explore (within each list) or spread (over the batch), not both"
@@ -79,6 +104,8 @@ class Ranked:
     notes: list[list[str]] | None = None
     """Per item, what the franchise step says ("start with Code Geass: the franchise has 3
     more entries"; "" for nothing)."""
+    new: np.ndarray | None = None
+    """``bool [n, k]``: low-evidence titles (labelled new); None when no evidence was given."""
 
     def ids(self, catalog: Catalog, pad: int = -1) -> np.ndarray:
         """Anime ids ``int64 [n, k]``, ``pad`` where a list is shorter."""
@@ -155,19 +182,41 @@ def select(
     exposure: np.ndarray | None = None,
     fallback: Fallback | None = None,
     franchises: Franchises | None = None,
+    dislikes: DislikeNeighbours | None = None,
+    evidence: Evidence | None = None,
 ) -> Ranked:
     """Rank ``scores`` (``[len(histories), n_items]``, modified in place) under ``options``.
 
     ``vectors`` are the item vectors exploration measures diversity with (genre vectors when
     ``None``); ``exposure`` carries a spread's counts from block to block; ``franchises`` (built
-    from the catalog when ``None``) serve the franchise step.
+    from the catalog when ``None``) serve the franchise step; ``dislikes`` (None: no dislike
+    step) are the neighbours a history's disliked titles push away; ``evidence`` (raters per
+    title) holds low-evidence titles back (:mod:`animerec.recommend.evidence`).
     """
     scores = np.asarray(scores, dtype=np.float32)
+    if dislikes is not None:
+        dislikes.push_away(scores, histories, catalog, options.dislike_strength)
     k = options.k
     allow = options.filters.mask(catalog)
+    # The franchise step reads DEPTH × k candidates: rank that deep once and keep the first k
+    # (top_k's order is total — score, then catalog position — so they are the same k).
+    franchise = options.franchise and options.explore <= 0 and options.spread is None
     positions, ranked = rank(
-        scores, k, exclude=exclusions(histories, catalog, options.filters), allow=allow
+        scores,
+        DEPTH * k if franchise else k,
+        exclude=exclusions(histories, catalog, options.filters),
+        allow=allow,
     )
+    o = options
+    held = hold_back(
+        scores, evidence, min_raters=o.min_raters, new_slots=o.new_slots, explore=o.explore
+    )
+    weak = None  # a list is the fallback's when the model could not fill it, not the rule
+    if held is not None and held.picks is not None and held.hit(positions):
+        weak = Fallback.weak(positions[:, :k], ranked[:, :k], k)
+        positions, ranked = rank(scores, positions.shape[1])  # again, without what was held
+    deep = positions
+    positions, ranked = positions[:, :k], ranked[:, :k]
     plain = None
     if options.explore > 0:
         plain = positions
@@ -181,16 +230,22 @@ def select(
         safe = np.maximum(positions, 0)
         ranked = np.where(positions >= 0, np.take_along_axis(scores, safe, axis=1), -np.inf)
     notes = None
-    if options.franchise and plain is None and options.spread is None:
-        deep = valid(top_k(scores, DEPTH * k), scores)
-        positions, ranked, notes = order_by_franchise(
-            deep, scores, histories, catalog, franchises or franchises_of(catalog), k
-        )
+    if franchise:
+        groups = franchises or franchises_of(catalog)
+        positions, ranked, notes = order_by_franchise(deep, scores, histories, catalog, groups, k)
+        if held is not None:
+            keep_franchise_picks(held, positions, groups)
     positions, ranked = _pad(positions, k), _pad(ranked.astype(np.float32), k, -np.inf)
     plain = None if plain is None else _pad(plain, k)
     out = Ranked(positions, ranked, plain, notes=notes)
     if fallback is not None:
-        _fill(out, histories, catalog, options, fallback, allow)
+        trusted = allow if held is None else held.trusted(allow)
+        _fill(out, histories, catalog, options, fallback, trusted, dislikes, weak)
+    if held is not None:
+        plain_order = notes is None and options.spread is None
+        out.positions, out.scores, out.new = admit_new(
+            out.positions, out.scores, held, skip=out.fallback, by_score=plain_order
+        )
     return out
 
 
@@ -208,14 +263,18 @@ def _fill(
     options: RankOptions,
     fallback: Fallback,
     allow: np.ndarray | None,
+    dislikes: DislikeNeighbours | None = None,
+    weak: np.ndarray | None = None,
 ) -> None:
-    weak = Fallback.weak(out.positions, out.scores, options.k)
+    weak = Fallback.weak(out.positions, out.scores, options.k) if weak is None else weak
     out.fallback = weak
     rows = np.flatnonzero(weak)
     if not len(rows):
         return
     pop = np.broadcast_to(fallback.scores(), (len(rows), len(catalog))).copy()
     picked = [histories[i] for i in rows]
+    if dislikes is not None:  # a list made from dislikes alone still pushes them away
+        dislikes.push_away(pop, picked, catalog, options.dislike_strength)
     pos, sc = rank(
         pop, options.k, exclude=exclusions(picked, catalog, options.filters), allow=allow
     )
@@ -235,10 +294,13 @@ def rank_batch(
     *,
     fallback: Fallback | None = None,
     franchises: Franchises | None = None,
+    dislikes: DislikeNeighbours | None = None,
+    evidence: Evidence | None = None,
     block: int = BLOCK_USERS,
 ) -> Ranked:
     """Score ``histories`` with ``model`` in blocks and rank each block with :func:`select` (a
-    spread carries its counts from block to block)."""
+    spread carries its counts from block to block; ``dislikes``, ``evidence``: see
+    :func:`select`)."""
     options = options or RankOptions()
     catalog = model.fitted_catalog()
     exposure = new_exposure(len(catalog)) if options.spread is not None else None
@@ -256,6 +318,9 @@ def rank_batch(
                 vectors=vectors,
                 exposure=exposure,
                 fallback=fallback,
+                franchises=franchises,
+                dislikes=dislikes,
+                evidence=evidence,
             )
         )
     return _concat(parts, options.k)
@@ -267,10 +332,12 @@ def _concat(parts: list[Ranked], k: int) -> Ranked:
     plain = None if parts[0].plain is None else np.concatenate([p.plain for p in parts])
     fb = None if parts[0].fallback is None else np.concatenate([p.fallback for p in parts])
     notes = None if parts[0].notes is None else [row for p in parts for row in p.notes]
+    new = None if parts[0].new is None else np.concatenate([p.new for p in parts])
     return Ranked(
         np.concatenate([p.positions for p in parts]),
         np.concatenate([p.scores for p in parts]),
         plain,
         fb,
         notes,
+        new,
     )

@@ -21,10 +21,57 @@ NONE = -1
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` best scores per row, best first (ties broken by catalog position)."""
+    """Indices of the ``k`` best scores per row, best first (ties broken by catalog position).
+
+    A threshold pass first (:func:`_narrow`); rows it does not narrow go through
+    ``argpartition`` over the whole row. The same result either way.
+    """
     k = min(k, scores.shape[1])
     if k <= 0:
         return np.zeros((scores.shape[0], 0), np.int64)
+    hit, narrow = _narrow(scores, k)
+    if narrow.all():
+        return _top_of_hits(scores, hit, k)
+    out = np.empty((len(scores), k), np.int64)
+    if narrow.any():
+        out[narrow] = _top_of_hits(scores[narrow], hit[narrow], k)
+    out[~narrow] = _top_k_partition(scores[~narrow], k)
+    return out
+
+
+def _narrow(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(hit, narrow)``: per row, the entries at or above a floor, and whether they are at
+    least ``k`` and few enough to sort (``0 < k <= n_items``).
+
+    At least ``k`` entries at or above the floor put the ``k``-th best score there too, so the
+    hits hold the whole top ``k``, all its ties included — whatever the floor. The floor is the
+    ``k``-th best of the maxima of ``16 k`` strided chunks of the row: a few hundred hits of
+    17,562 for a real model's row, found in two passes at a third of ``argpartition``'s cost
+    over the row. A row of mostly ``-inf`` or NaN is not narrowed.
+    """
+    n, m = scores.shape
+    if n == 0 or m < 8 * k:
+        return np.zeros((n, m), bool), np.zeros(n, bool)
+    q = min(16 * k, m // 2)
+    # chunk j = positions j, j + q, j + 2q, …: a max over the middle axis is c vector maxima
+    chunk_max = scores[:, : q * (m // q)].reshape(n, m // q, q).max(axis=1)
+    floor = np.partition(chunk_max, q - k, axis=1)[:, q - k]  # NaN sorts last
+    with np.errstate(invalid="ignore"):
+        hit = scores >= floor[:, None]
+    counts = hit.sum(axis=1)
+    return hit, (counts >= k) & (counts <= max(4 * k, m // 16))
+
+
+def _top_of_hits(scores: np.ndarray, hit: np.ndarray, k: int) -> np.ndarray:
+    """The top ``k`` per row among the ``hit`` entries (each row holds ≥ ``k`` of them)."""
+    rows, cols = np.nonzero(hit)  # row-major: rows ascending, columns ascending within a row
+    order = np.lexsort((-scores[rows, cols], rows))  # stable: ties keep the column order
+    starts = np.searchsorted(rows, np.arange(len(scores)))
+    return cols[order][starts[:, None] + np.arange(k)].astype(np.int64, copy=False)
+
+
+def _top_k_partition(scores: np.ndarray, k: int) -> np.ndarray:
+    """:func:`top_k` by ``argpartition`` over the whole row (``0 < k <= n_items``)."""
     part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
     part_scores = np.take_along_axis(scores, part, axis=1)
     # argpartition picks arbitrarily among items tied with the k-th best score: redo those rows

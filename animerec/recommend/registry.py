@@ -20,7 +20,7 @@ from typing import Any
 from animerec.data.catalog import Catalog
 from animerec.embed.registry import resolve_auto
 from animerec.errors import AnimerecError
-from animerec.recommend.adaptive import AdaptiveRecommender
+from animerec.recommend.adaptive import AdaptiveFinetuned, AdaptiveRecommender
 from animerec.recommend.base import Recommender
 from animerec.recommend.context import Context
 from animerec.recommend.hybrid import HybridRecommender
@@ -44,6 +44,7 @@ RECOMMENDERS: dict[str, type[Recommender]] = {
     **SINGLE_MODELS,
     HybridRecommender.name: HybridRecommender,
     AdaptiveRecommender.name: AdaptiveRecommender,
+    AdaptiveFinetuned.name: AdaptiveFinetuned,  # the same with the fine-tuned text side
 }
 """Every registered recommender class by its ``name`` (content and hybrid register here too)."""
 

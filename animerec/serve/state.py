@@ -23,6 +23,8 @@ from animerec.data.ratings import History, Ratings
 from animerec.data.titles import TitleIndex
 from animerec.errors import AnimerecError, UnknownTitleError
 from animerec.recommend.base import Recommendation, Recommender
+from animerec.recommend.dislikes import DISLIKE_STRENGTH, DislikeNeighbours
+from animerec.recommend.evidence import Evidence
 from animerec.recommend.filters import FilterError, Filters
 from animerec.recommend.franchise_order import franchises_of
 from animerec.recommend.pipeline import Fallback
@@ -130,6 +132,10 @@ class ServeState:
     explore: bool
     fallback: Fallback | None = None
     """Most-loved titles for a history no model can say anything about (as the CLI has)."""
+    dislikes: DislikeNeighbours | None = None
+    """The dislike step's neighbours (built only while the step is on: ``DISLIKE_STRENGTH``)."""
+    evidence: Evidence | None = None
+    """Raters per title: titles few fans rated come only labelled as new (as the CLI has)."""
 
     def __post_init__(self) -> None:
         # A dict lookup per id: the request path resolves a few ids and must stay cheap.
@@ -163,6 +169,7 @@ class ServeState:
             raise AnimerecError(
                 f"default model {default_model!r} is not served; served: {', '.join(loaded)}"
             )
+        ratings = Ratings.read(workspace.ratings)
         state = cls(
             catalog=catalog,
             titles=TitleIndex(catalog),
@@ -172,7 +179,9 @@ class ServeState:
             default_model=default_model,
             store=FeedbackStore.for_workspace(workspace, db_url),
             explore=importlib.util.find_spec("animerec.recommend.explore") is not None,
-            fallback=Fallback.of(Ratings.read(workspace.ratings), catalog),
+            fallback=Fallback.of(ratings, catalog),
+            dislikes=DislikeNeighbours.of(ratings, catalog) if DISLIKE_STRENGTH > 0 else None,
+            evidence=Evidence.of(ratings, catalog),
         )
         state.warm_up()
         return state
@@ -253,7 +262,10 @@ class ServeState:
         if len(history) == 0:
             return name, []
         try:
-            recs = rank(rec, history, k, explore, filters or SAFE, self.fallback, franchise)
+            recs = rank(
+                rec, history, k, explore, filters or SAFE, self.fallback, franchise,
+                dislikes=self.dislikes, evidence=self.evidence,
+            )  # fmt: skip
         except FilterError as exc:
             raise invalid(f"filters.{exc.field}", exc.message) from None
         return name, self.recommended(recs)

@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 from animerec.data.ratings import Ratings
+from animerec.workspace import Workspace
 
 STUDY = Path(__file__).resolve().parents[2] / "benchmarks" / "ease_study.py"
+COMPARE = STUDY.with_name("text_side_compare.py")
 
 
 @pytest.fixture(scope="module")
@@ -71,3 +73,38 @@ def test_crossfit_scores_each_half_with_the_other_halfs_choice(es):
     assert not (a & b).any() and (a | b).all()
     assert ca == int(np.argmax(values[:, b].mean(axis=1)))
     assert cb == int(np.argmax(values[:, a].mean(axis=1)))
+
+
+def test_an_embedder_that_learned_from_a_validation_user_is_refused(es, tmp_path):
+    ws = Workspace(tmp_path)
+    model = ws.models_dir / "anime-minilm"
+    model.mkdir(parents=True)
+    (model / "modules.json").write_text("[]")
+    np.save(model / "training_users.npy", np.array([1, 2, 3, 50], np.int64))
+    with pytest.raises(SystemExit, match="1 of the 3 validation users"):
+        es.check_embedder("auto", ws, np.array([50, 60, 70]))
+    assert es.check_embedder("auto", ws, np.array([60, 70])) == "anime-minilm"
+    assert es.check_embedder("minilm", ws, np.array([1, 2])) == "minilm"  # learned from no user
+
+
+@pytest.fixture(scope="module")
+def tsc(es):
+    spec = importlib.util.spec_from_file_location("text_side_compare", COMPARE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_compare_is_paired_and_cross_fitted(tsc):
+    rng = np.random.default_rng(1)
+    base = rng.random(200)
+    # a: two settings, the second better by .1 for every user; b: one setting, the base
+    a = {"likes-3": [({"s": 0}, {"ndcg": base}), ({"s": 1}, {"ndcg": base + 0.1})]}
+    b = {"likes-3": [({"s": 0}, {"ndcg": base})]}
+    out = tsc.compare(a, b)["likes-3"]
+    assert out["a_best"] == {"s": 1} and out["n_users"] == 200
+    assert out["delta"]["mean"] == pytest.approx(0.1)
+    assert out["delta"]["low"] == pytest.approx(0.1) == out["delta"]["high"]  # paired: no noise
+    assert tsc.compare(b, b)["likes-3"]["delta"]["mean"] == 0.0
+    with pytest.raises(SystemExit, match="not the same users"):
+        tsc.compare(a, {"likes-3": [({"s": 0}, {"ndcg": base[:100]})]})

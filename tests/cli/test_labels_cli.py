@@ -11,7 +11,7 @@ import pytest
 from cliruns import run_cli
 
 from animerec.data.ratings import Ratings
-from animerec.data.split import protocol_split
+from animerec.data.split import protocol_split, validation_split
 from animerec.labels import LabelSettings, pair_labels
 from animerec.workspace import Workspace
 
@@ -101,6 +101,23 @@ def test_users_all_or_a_file_and_out_dir(tmp_path, monkeypatch, capsys) -> None:
     s = json.loads((out_dir / "summary.json").read_text())
     assert s["users"] == str(users_file) and s["users_used"] == len(chosen)
     assert not (ws.root / "labels").exists()
+
+
+def test_users_train_minus_validation_leave_out_the_validation_users(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    frame = make_ratings(seed=3)
+    ws = make_ws(tmp_path / "ws", frame)
+    args = ["-w", str(ws.root), "--min-corated", "3", "--users", "train-minus-validation"]
+    code, _, err = run_main(monkeypatch, capsys, *args)
+    assert code == 0, err
+    train = protocol_split(as_ratings(frame)).train_users
+    fit = validation_split(protocol_split(as_ratings(frame)).train).train_users
+    assert set(fit) < set(train) and len(train) - len(fit) == round(0.2 * len(train))
+    d = ws.root / "labels"
+    pd.testing.assert_frame_equal(read_pairs(d / "pairs.parquet"), expected(frame, fit))
+    s = json.loads((d / "summary.json").read_text())
+    assert s["users"] == "train-minus-validation" and s["users_used"] == len(fit)
 
 
 def test_train_labels_carry_no_test_user_signal(tmp_path, monkeypatch, capsys) -> None:

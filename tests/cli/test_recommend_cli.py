@@ -156,6 +156,7 @@ def test_usage_errors(ws: Workspace, tmp_path: Path, monkeypatch, capsys) -> Non
         (("--liked", "Monster", "--model", "nope"), "unknown model 'nope'"),
         (("--liked", "Monster", "--explore", "1.5"), "--explore must be in [0, 1]"),
         (("--liked", "Monster", "--k", "0"), "--k must be >= 1"),
+        (("--liked", "Monster", "--dislike-strength", "-1"), "--dislike-strength must be >= 0"),
         (("--history", str(tmp_path / "none.csv"), "--out", "x.csv"), "no such file"),
         (("--liked", "Monster", "--model", "ease", "--embedder", "minilm"), "takes no embedder"),
         (

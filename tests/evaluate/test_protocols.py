@@ -20,9 +20,13 @@ from animerec.data.split import (
     without_dislikes,
 )
 from animerec.evaluate.metrics import bootstrap_ratio_delta_ci
+from animerec.evaluate.protocol_report import protocols_markdown
+from animerec.evaluate.protocols import UserMeasures, compare, variant_base
 from animerec.evaluate.report import TIMING_KEYS, metrics_dict, write_report
 from animerec.evaluate.runner import evaluate
 from animerec.evaluate.tune import tune, tune_protocols
+from animerec.recommend.dislikes import VALIDATED_STRENGTH, DislikeNeighbours
+from animerec.recommend.pipeline import RankOptions, rank_batch
 from animerec.recommend.registry import make_recommender
 from animerec.workspace import Workspace
 
@@ -56,7 +60,9 @@ def lists_of(name: str, split, k: int) -> np.ndarray:
     model = make_recommender(name).fit(split.train, catalog)
     _, hists = histories_from_ratings(split.history)
     out = np.full((len(hists), k), -1)
-    for i, recs in enumerate(model.recommend(hists, k)):
+    # the served dislike step (its strength as served), neighbours from the training users
+    dislikes = DislikeNeighbours.of(split.train, catalog)
+    for i, recs in enumerate(model.recommend(hists, k, dislikes=dislikes)):
         out[i, : len(recs)] = [r.anime_id for r in recs]
     return out
 
@@ -170,3 +176,53 @@ def test_paired_ratio_delta_is_the_difference_of_pooled_ratios() -> None:
     assert ci.low <= ci.mean <= ci.high
     same = bootstrap_ratio_delta_ci(a, da, a, da, n=100)
     assert same.mean == same.low == same.high == 0.0
+
+
+def measures(ndcg: np.ndarray) -> UserMeasures:
+    n = len(ndcg)
+    ones = np.ones(n)
+    return UserMeasures(ndcg, (ndcg > 0).astype(float), ones, ones, 0 * ones, 10 * ones)
+
+
+def test_a_variant_is_compared_with_its_base_model() -> None:
+    assert variant_base("adaptive-ft", ["adaptive", "adaptive-ft"]) == "adaptive"
+    assert variant_base("adaptive-ft", ["ease", "adaptive-ft"]) is None  # its base did not run
+    assert variant_base("ease", ["ease", "popularity"]) is None
+    rng = np.random.default_rng(0)
+    base = rng.random(50)
+    models = {
+        "popularity": measures(base / 2),
+        "adaptive": measures(base),
+        "adaptive-ft": measures(base + 0.05),
+    }
+    params = {"likes3": dict.fromkeys(models, {})}
+    out = compare({"likes3": models}, {}, params, n_bootstrap=100, seed=0)["likes3"]
+    assert set(out["adaptive-ft"]["vs"]) == {"popularity", "adaptive"}
+    assert out["adaptive-ft"]["vs"]["adaptive"]["ndcg"]["mean"] == pytest.approx(0.05)
+    assert set(out["adaptive"]["vs"]) == {"popularity"}  # no variant the other way round
+    part = {"results": {"likes3": out}, "split": {"likes3": {"n_test_users": 50}}}
+    text = "\n".join(protocols_markdown(part, 10))
+    assert "### Variants against their base model" in text
+    assert "| likes3 | adaptive-ft | adaptive | +0.050 [+0.050, +0.050]" in text
+
+
+def test_the_dislike_step_runs_in_the_evaluation_as_in_the_pipeline() -> None:
+    """``dislike_strength`` > 0: the +d1 lists are the pipeline's with the step on, its
+    neighbours from the training users — and they differ from the step off."""
+    ratings, catalog = synthetic()
+    p = Protocol(1, 1)
+    ev = evaluate(
+        ["ease"], ratings, catalog, tune_models=False, n_bootstrap=50, protocols=[p],
+        dislike_strength=VALIDATED_STRENGTH,
+    )  # fmt: skip
+    ps = p.apply(protocol_split(ratings))
+    model = make_recommender("ease").fit(ps.train, catalog)
+    _, hists = histories_from_ratings(ps.history)
+    nb = DislikeNeighbours.of(ps.train, catalog)
+    on = rank_batch(model, hists, RankOptions(dislike_strength=VALIDATED_STRENGTH), dislikes=nb)
+    off = rank_batch(model, hists, RankOptions(dislike_strength=0.0), dislikes=nb)
+    assert (on.ids(catalog) != off.ids(catalog)).any()
+    want = naive(ps, on.ids(catalog), 10)
+    row = ev.protocols["results"][p.name]["ease"]
+    assert row["ndcg"]["mean"] == pytest.approx(want["ndcg"])
+    assert row["detractor_rate"]["mean"] == pytest.approx(want["det"])

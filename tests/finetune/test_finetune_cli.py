@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from animerec.cli import app, main
 from animerec.cli.finetune import parse_duration
 from animerec.data.ratings import Ratings
+from animerec.data.split import protocol_split, validation_split
 from animerec.errors import AnimerecError
 from animerec.finetune import RECOMMENDED
 from animerec.finetune import run as run_module
@@ -109,6 +110,21 @@ def test_finetune_cli_all_users_and_teacher(tail_ws, tiny_model_dir):
     # the defaults are the study's winning recipe: an adapter on 10 EASE-teacher neighbours
     assert m["method"] == "adapter" and m["recipe"]["neighbours"] == 10
     assert m["recipe"]["hard_negatives"] == "rare"  # rarely-rated anime as hard negatives
+
+
+def test_finetune_cli_on_the_training_users_minus_the_validation_users(tail_ws, tiny_model_dir):
+    result = invoke(
+        tail_ws, tiny_model_dir,
+        "--out", "ft-nv", "--users", "train-minus-validation", "--min-raters", "5",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    ratings = Ratings.read(tail_ws.ratings)
+    train = protocol_split(ratings).train_users
+    fit = validation_split(protocol_split(ratings).train).train_users
+    m = read_manifest(tail_ws.models_dir / "ft-nv")
+    assert m["users"]["source"] == "train-minus-validation" and m["users"]["count"] == len(fit)
+    learned = np.load(tail_ws.models_dir / "ft-nv" / "training_users.npy")
+    assert np.array_equal(learned, fit) and len(fit) < len(train)
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,10 @@ import pytest
 from animerec.data.catalog import Catalog
 from animerec.data.ratings import History, Ratings
 from animerec.errors import AnimerecError
-from animerec.recommend import load_recommender, make_recommender
-from animerec.recommend.adaptive import AdaptiveRecommender, regime_of
+from animerec.recommend import make_recommender
+from animerec.recommend.adaptive import AdaptiveFinetuned, AdaptiveRecommender, regime_of
+from animerec.recommend.registry import load_recommender, resolve
+from animerec.workspace import Workspace
 
 N_ANIME = 40
 
@@ -85,18 +87,66 @@ def test_members_and_bounds_must_agree():
         )
 
 
+def test_one_embedder_is_the_text_side_of_every_text_member():
+    given = {"l3ae/like5": {"embedder": "elsewhere", "l2": 10.0}}
+    model = make_recommender("adaptive", embedder="my-embedder", member_params=given)
+    assert model._make("l3ae/like5").params.embedder == "my-embedder"
+    assert model._make("l3ae/like5").params.l2 == 10.0  # the rest of a member's params kept
+    members = AdaptiveRecommender.members_of({"embedder": "my-embedder"})
+    texts = {m for m, (model_name, _, _) in members.items() if model_name != "ease"}
+    assert texts == {"l3ae/like5", "l3ae/like10", "cease/holdout"}
+    assert all(members[m][1]["embedder"] == "my-embedder" for m in texts)
+    assert all("embedder" not in members[m][1] for m in set(members) - texts)
+    assert make_recommender("adaptive").params.embedder == "minilm"  # base MiniLM by default
+
+
+def test_adaptive_ft_is_adaptive_with_the_fine_tuned_text_side(tmp_path):
+    ws = Workspace(tmp_path)
+    assert resolve("adaptive-ft", {}, ws).params["embedder"] == "minilm"  # none trained yet
+    (ws.models_dir / "anime-minilm").mkdir(parents=True)
+    (ws.models_dir / "anime-minilm" / "modules.json").write_text("[]")
+    ft, base = resolve("adaptive-ft", {}, ws), resolve("adaptive", {}, ws)
+    assert ft.params["embedder"] == "anime-minilm" and base.params["embedder"] == "minilm"
+    assert ft.params["members"] == base.params["members"]
+    for member in ("l3ae/like5", "l3ae/like10", "cease/holdout"):
+        assert ft.members[member].params["embedder"] == "anime-minilm"
+        assert base.members[member].params["embedder"] == "minilm"
+    assert ft.members["ease/like3"].params == base.members["ease/like3"].params
+    # its text members keep the settings chosen with a fine-tuned text side
+    assert ft.members["l3ae/like5"].params["side_weight"] == 50.0
+    assert base.members["l3ae/like5"].params["side_weight"] == 200.0
+    model = ft.build()
+    assert isinstance(model, AdaptiveFinetuned) and model.name == "adaptive-ft"
+    assert model._make("l3ae/like5").params.embedder == "anime-minilm"
+
+
+def test_adaptive_ft_saves_and_loads_as_itself(tmp_path):
+    catalog, train = forty_anime()
+    params = AdaptiveFinetuned.Params(
+        members=("ease/short", "ease/long"),
+        bounds=(3,),
+        member_params={"ease/short": {"l2": 500.0}, "ease/long": {"l2": 1.0}},
+    )
+    model = AdaptiveFinetuned(params).fit(train, catalog)
+    model.save(tmp_path / "m")
+    back = load_recommender(tmp_path / "m", catalog)
+    assert type(back) is AdaptiveFinetuned and back.params.embedder == "auto"
+    hists = [History.of([1]), History.of(list(range(1, 31)))]
+    np.testing.assert_array_equal(back.score(hists), model.score(hists))
+
+
 def test_the_loaded_served_model_maps_its_matrices_instead_of_copying_them(tmp_path):
     """``serve --workers N`` shares one copy only if every member's item-item matrix stays a
     read-only map of its ``.npy`` file after loading (a copy per worker otherwise)."""
     catalog, train = forty_anime()
     served = make_recommender("adaptive").params  # the study's members, ease, l3ae and cease
-    member_params = {
-        m: {**p, "side": "genres"} if "embedder" in p else dict(p)  # no embedder in a unit test
+    member_params = {  # no embedder in a unit test: the text members take genres as side
+        m: {**p, "side": "genres"} if not m.startswith("ease/") else dict(p)
         for m, p in served.member_params.items()
     }
-    for p in member_params.values():
-        p.pop("embedder", None)
-    params = AdaptiveRecommender.Params(served.members, served.bounds, member_params)
+    params = AdaptiveRecommender.Params(
+        members=served.members, bounds=served.bounds, member_params=member_params
+    )
     model = AdaptiveRecommender(params).fit(train, catalog)
     model.save(tmp_path / "m")
     loaded = load_recommender(tmp_path / "m", catalog)

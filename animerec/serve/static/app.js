@@ -327,13 +327,21 @@ function reasonInWords(reason) {
   let r = (reason || "").trim();
   if (!r) return "picked for you";
   let prefix = "";
+  // A title few fans have rated yet (the pipeline's evidence rule) says so first.
+  const unproven = r.match(/^new: few fans have rated it yet(?: — (.*))?$/);
+  if (unproven) {
+    if (!unproven[1]) return "new: few fans have rated it yet";
+    prefix = "new: few fans have rated it yet — ";
+    r = unproven[1];
+  }
   const fresh = r.match(/^new to you: (.+?) — (.*)$/);
   if (fresh) {
-    prefix = `something new for you (${fresh[1]}) — `;
+    prefix += `something new for you (${fresh[1]}) — `;
     r = fresh[2];
   }
   let m = r.match(/^because you liked (.+?)(?: \(-?[\d.]+\))?$/);
-  if (m) return `${prefix}fans of ${m[1]} loved this`;
+  // not "fans of X loved this" for a title few fans have rated: say what it is like
+  if (m) return prefix + (unproven ? `picked because it is like ${m[1]}` : `fans of ${m[1]} loved this`);
   if (/with tastes like yours rated it/.test(r)) return `${prefix}fans with tastes like yours loved it`;
   if (/^popular( with fans)?:/.test(r)) return `${prefix}a favourite of many fans`;
   m = r.match(/^(\d+)% of its [\d,]+ raters rated it/);
