@@ -60,13 +60,14 @@ def write_state(model_dir: Path, arrays: dict[str, np.ndarray]) -> None:
         if array.dtype.hasobject:
             raise AnimerecError(f"state array {key!r} holds Python objects (would need pickle)")
         path = folder / f"{quote(key, safe='')}{SUFFIX}"
-        same = written.get(_digest(array))
+        digest = _digest(array)
+        same = written.get(digest)
         if same is not None:  # members of one model often hold equal arrays: one file, one map
             os.link(same, path)
             continue
         with path.open("wb") as f:
             np.save(f, array, allow_pickle=False)
-        written[_digest(array)] = path
+        written[digest] = path
 
 
 def _digest(array: np.ndarray) -> str:
