@@ -127,7 +127,7 @@ def run_wrk(url: str, method: str, path: str, body_list: list[str], duration: in
         cmd = ["taskset", "-c", cpus, *cmd]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     os.unlink(script)
-    pct = dict(re.findall(r"^\s+(\d+)%\s+(\S+)$", out, re.M))
+    pct = dict(re.findall(r"^\s+(\d+)%\s+(\S+)\s*$", out, re.M))
     if "99" not in pct:
         raise SystemExit(f"wrk gave no latency distribution:\n{out}")
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)

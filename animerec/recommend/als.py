@@ -22,6 +22,7 @@ from animerec.data.ratings import History, Ratings
 from animerec.recommend.base import Recommender
 from animerec.recommend.explain import liked_reasons
 from animerec.recommend.itemspace import ItemSpace, weighted
+from animerec.recommend.state_files import copy_on_write
 
 _controller: ThreadpoolController | None = None
 
@@ -145,6 +146,8 @@ class ALS(Recommender):
     def set_state(self, arrays: dict[str, np.ndarray], catalog: Catalog) -> None:
         self.space = ItemSpace.restore(catalog, arrays["item_ids"])
         model = self._new_model()
-        model.item_factors = np.ascontiguousarray(arrays["item_factors"], dtype=np.float32)
+        # implicit's kernels want writable buffers: a private map of the file, shared until written
+        factors = copy_on_write(arrays["item_factors"])
+        model.item_factors = np.ascontiguousarray(factors, dtype=np.float32)
         self.model, self.catalog = model, catalog
         self._unit_items = None

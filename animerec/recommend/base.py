@@ -25,6 +25,7 @@ from animerec.recommend.explain import Recommendation, explain
 from animerec.recommend.filters import Filters
 from animerec.recommend.pipeline import Fallback, RankOptions, rank_batch
 from animerec.recommend.spread import Spread
+from animerec.recommend.state_files import read_state, write_state
 from animerec.workspace import atomic_path
 
 __all__ = ["NotFittedError", "Recommendation", "Recommender"]
@@ -43,7 +44,8 @@ class Recommender(ABC):
     """Base class of every recommender.
 
     Subclasses keep their hyper-parameters in a dataclass ``params`` (saved with the model) and
-    their fitted state as numpy arrays returned by :meth:`state` (saved as ``.npz``, never pickle).
+    their fitted state as numpy arrays returned by :meth:`state` (saved as one ``.npy`` each,
+    never pickle, and loaded memory-mapped read-only: :mod:`animerec.recommend.state_files`).
     """
 
     name: ClassVar[str]
@@ -96,6 +98,8 @@ class Recommender(ABC):
         return {}
 
     def set_state(self, arrays: dict[str, np.ndarray], catalog: Catalog) -> None:
+        """Restore from :meth:`state`'s arrays. They may be read-only memory maps shared by every
+        process serving the model: keep them (``astype(..., copy=False)``), never write into them."""
         self.catalog = catalog
 
     def item_vectors(self) -> np.ndarray | None:
@@ -144,12 +148,12 @@ class Recommender(ABC):
 
     # --- persistence --------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write ``params.json`` and ``state.npz`` into the directory ``path`` (atomically)."""
+        """Write ``params.json`` and ``state/<array>.npy`` into the directory ``path`` (atomically)."""
         meta = {"model": self.name, "params": asdict(self.params)}
         with atomic_path(path) as tmp:
             tmp.mkdir()
             (tmp / "params.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-            np.savez(tmp / "state.npz", **self.state())
+            write_state(tmp, self.state())
 
     @classmethod
     def load(
@@ -160,8 +164,7 @@ class Recommender(ABC):
         if meta["model"] != cls.name:
             raise ValueError(f"{path} holds a {meta['model']!r} model, not {cls.name!r}")
         model = cls.from_params(meta["params"], context)
-        with np.load(path / "state.npz", allow_pickle=False) as z:
-            model.set_state({k: z[k] for k in z.files}, catalog)
+        model.set_state(read_state(path), catalog)  # memory-mapped (an older state.npz: read)
         return model
 
     @classmethod

@@ -402,10 +402,14 @@ class ContentRecommender(Recommender):
             raise AnimerecError(
                 "the saved content model was fitted on a different catalog: refit it"
             )
+        vectors = arrays["vectors"].astype(np.float32, copy=False)
+        norms = np.linalg.norm(vectors, axis=1)
+        if not np.allclose(norms[norms > 0], 1.0, atol=1e-4):  # saved unit: keep the (shared) map
+            vectors = normalize(vectors)
         self._set(
             catalog,
-            normalize(arrays["vectors"].astype(np.float32)),
-            arrays["nbr_idx"].astype(np.int32),
-            arrays["nbr_sim"].astype(np.float32),
+            vectors,
+            arrays["nbr_idx"].astype(np.int32, copy=False),
+            arrays["nbr_sim"].astype(np.float32, copy=False),
             arrays.get("allowed"),
         )

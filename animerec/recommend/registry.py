@@ -26,6 +26,7 @@ from animerec.recommend.context import Context
 from animerec.recommend.hybrid import HybridRecommender
 from animerec.recommend.models import SINGLE_MODELS, UnknownModelError, check_names, lookup
 from animerec.recommend.ranker import RankerRecommender
+from animerec.recommend.state_files import STATE_DIR, has_state
 from animerec.workspace import Workspace
 
 __all__ = [
@@ -168,8 +169,8 @@ def load_recommender(
         raise AnimerecError(f"{meta_path} is missing: {path} is not a saved recommender") from None
     except (ValueError, KeyError, TypeError) as exc:
         raise AnimerecError(f"{meta_path} is not a recommender's params.json ({exc})") from None
-    if not (path / "state.npz").exists():
+    if not has_state(path):
         raise AnimerecError(
-            f"{path / 'state.npz'} is missing: the saved {name} model is incomplete"
+            f"{path / STATE_DIR} is missing: the saved {name} model is incomplete (refit it)"
         )
     return recommender_class(name).load(path, catalog, context)

@@ -2,8 +2,9 @@
 
 :func:`fitted` returns a model fitted on *all* users of the workspace (they are all training
 users, DESIGN §6). A fit is saved under ``WS/models/recommenders/<name>-<key>/`` — the model's
-own ``params.json`` + ``state.npz`` (never pickle) and a ``manifest.json`` — where ``key`` hashes
-everything that decides the fit: the model name, its full parameters, the data fingerprint of the
+own ``params.json`` + ``state/*.npy`` (never pickle; memory-mapped when loaded, so the workers of
+``serve --workers N`` share one copy) and a ``manifest.json`` — where ``key`` hashes everything
+that decides the fit: the model name, its full parameters, the data fingerprint of the
 workspace, and the embedder's weights fingerprint. A later call with the same inputs loads it;
 any change fits anew, so a stale model is never served.
 
@@ -30,6 +31,7 @@ from animerec.errors import AnimerecError
 from animerec.recommend.base import Recommender
 from animerec.recommend.context import Context
 from animerec.recommend.registry import Tuner, param_names, recommender_class, resolve
+from animerec.recommend.state_files import is_legacy
 from animerec.workspace import (
     Workspace,
     atomic_path,
@@ -136,6 +138,27 @@ def store_path(workspace: Workspace, name: str, key: str) -> Path:
     return workspace.models_dir / STORE_DIR / f"{name}-{key}"
 
 
+def upgraded(
+    model: Recommender,
+    folder: Path,
+    catalog: Catalog,
+    context: Context,
+    log: Callable[[str], None] | None,
+) -> Recommender:
+    """A model read from an older ``state.npz`` rewritten once as memory-mapped ``.npy`` files
+    (the same arrays, swapped in atomically) and loaded from them, so later loads share pages;
+    where the folder can't be written (a read-only workspace) the loaded copy serves as is."""
+    try:
+        model.save(folder)
+    except OSError as exc:
+        if log is not None:
+            log(f"{folder} holds an older state.npz and could not be rewritten as .npy ({exc})")
+        return model
+    if log is not None:
+        log(f"rewrote the older state.npz of {folder} as memory-mapped .npy files")
+    return type(model).load(folder, catalog, context)
+
+
 def fitted(
     workspace: Workspace | str | os.PathLike[str],
     name: str,
@@ -166,7 +189,10 @@ def fitted(
         try:
             manifest = read_json(target / MANIFEST)
             if manifest.get("key") == key:
-                return cls.load(target / MODEL_DIR, catalog, context)
+                model = cls.load(target / MODEL_DIR, catalog, context)
+                if is_legacy(target / MODEL_DIR):
+                    return upgraded(model, target / MODEL_DIR, catalog, context, log)
+                return model
         except (OSError, ValueError, KeyError, AnimerecError) as exc:
             if log is not None:
                 log(f"saved {name} model at {target} is unusable ({exc}); fitting again")

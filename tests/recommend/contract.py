@@ -5,7 +5,7 @@ clusters of :mod:`clusters`, and inherits every check of the contract and the ra
 
 from __future__ import annotations
 
-import zipfile
+import shutil
 
 import numpy as np
 import pytest
@@ -22,6 +22,7 @@ from animerec.recommend import (
     rank_batch,
 )
 from animerec.recommend.explain import explain
+from animerec.recommend.state_files import LEGACY_STATE, STATE_DIR, read_state
 
 LIKES_A = History.of([1, 2], [10, 9])
 LIKES_B = History.of([11, 12, 13], [10, 10, 9])
@@ -159,10 +160,37 @@ class RecommenderContract:
     def test_save_load_round_trip_without_pickle(self, tmp_path):
         model = self.fitted()
         model.save(tmp_path / "m")
-        with zipfile.ZipFile(tmp_path / "m" / "state.npz") as z:  # plain .npy members only
-            assert all(n.endswith(".npy") for n in z.namelist())
+        files = sorted((tmp_path / "m" / STATE_DIR).iterdir())
+        assert files and all(f.suffix == ".npy" for f in files)  # plain .npy files only
+        assert not (tmp_path / "m" / LEGACY_STATE).exists()
+        for f in files:  # none needs pickle
+            np.load(f, allow_pickle=False)
         loaded = load_recommender(tmp_path / "m", two_clusters().catalog)
         assert type(loaded) is type(model)
+        self.assert_same_lists(loaded, model)
+
+    def test_the_loaded_arrays_are_read_only_maps_and_scoring_never_writes(self, tmp_path):
+        model = self.fitted()
+        model.save(tmp_path / "m")
+        arrays = read_state(tmp_path / "m")
+        numeric = [a for a in arrays.values() if a.dtype.kind not in "USV"]
+        assert numeric and all(isinstance(a, np.memmap) and not a.flags.writeable for a in numeric)
+        loaded = load_recommender(tmp_path / "m", two_clusters().catalog)
+        # a write into a read-only map raises, so the whole pipeline ran on the shared pages
+        loaded.recommend([LIKES_A, LIKES_B, History.of([1, 11], [10, 4])], k=4, explore=0.5)
+
+    def test_a_model_saved_as_state_npz_before_the_npy_layout_still_loads(self, tmp_path):
+        model = self.fitted()
+        model.save(tmp_path / "m")
+        state = tmp_path / "m" / STATE_DIR
+        arrays = {k: np.array(v) for k, v in read_state(tmp_path / "m").items()}
+        np.savez(tmp_path / "m" / LEGACY_STATE, **arrays)  # what Recommender.save wrote before
+        shutil.rmtree(state)
+        loaded = load_recommender(tmp_path / "m", two_clusters().catalog)
+        self.assert_same_lists(loaded, model)
+
+    @staticmethod
+    def assert_same_lists(loaded: Recommender, model: Recommender) -> None:
         hs = [LIKES_A, LIKES_B]
         np.testing.assert_allclose(loaded.score(hs), model.score(hs), rtol=1e-6)
         assert [[r.anime_id for r in rs] for rs in loaded.recommend(hs, k=5)] == [

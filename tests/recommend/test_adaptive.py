@@ -133,3 +133,31 @@ def test_adaptive_ft_saves_and_loads_as_itself(tmp_path):
     assert type(back) is AdaptiveFinetuned and back.params.embedder == "auto"
     hists = [History.of([1]), History.of(list(range(1, 31)))]
     np.testing.assert_array_equal(back.score(hists), model.score(hists))
+
+
+def test_the_loaded_served_model_maps_its_matrices_instead_of_copying_them(tmp_path):
+    """``serve --workers N`` shares one copy only if every member's item-item matrix stays a
+    read-only map of its ``.npy`` file after loading (a copy per worker otherwise)."""
+    catalog, train = forty_anime()
+    served = make_recommender("adaptive").params  # the study's members, ease, l3ae and cease
+    member_params = {  # no embedder in a unit test: the text members take genres as side
+        m: {**p, "side": "genres"} if not m.startswith("ease/") else dict(p)
+        for m, p in served.member_params.items()
+    }
+    params = AdaptiveRecommender.Params(
+        members=served.members, bounds=served.bounds, member_params=member_params
+    )
+    model = AdaptiveRecommender(params).fit(train, catalog)
+    model.save(tmp_path / "m")
+    loaded = load_recommender(tmp_path / "m", catalog)
+    assert list(loaded.members) == list(served.members)
+    for name, member in loaded.members.items():
+        assert isinstance(member.B, np.memmap), name
+        assert not member.B.flags.writeable and member.B.nbytes == 4 * len(member.space) ** 2
+        assert str(tmp_path / "m") in str(member.B.filename)
+    hs = [History.of([1]), History.of(list(range(1, 31)))]
+    np.testing.assert_allclose(loaded.score(hs), model.score(hs), rtol=1e-6)
+    ids = {m: loaded.members[m].space.item_ids.tobytes() for m in loaded.members}
+    assert len(set(ids.values())) == 1  # the same item space: one file on disk, five names
+    inodes = {p.stat().st_ino for p in (tmp_path / "m" / "state").glob("*item_ids.npy")}
+    assert len(inodes) == 1

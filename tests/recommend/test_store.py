@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from animerec.data.ratings import History, Ratings
 from animerec.errors import AnimerecError
 from animerec.recommend import store
 from animerec.recommend.ease import EASE
+from animerec.recommend.state_files import LEGACY_STATE, STATE_DIR, read_state
 from animerec.recommend.store import MANIFEST, fitted, resolve_params, store_path
 from animerec.workspace import Workspace, read_json, write_json
 
@@ -49,7 +51,7 @@ def test_second_call_loads_the_saved_fit(ws: Workspace) -> None:
     assert store.fit_count == before + 1
     saved = list((ws.models_dir / "recommenders").iterdir())
     assert len(saved) == 1 and (saved[0] / MANIFEST).exists()
-    state = saved[0] / "model" / "state.npz"
+    state = saved[0] / "model" / "state" / "fans.npy"
     mtime = state.stat().st_mtime_ns
     second = fitted(ws, "popularity")
     assert store.fit_count == before + 1  # loaded, not fitted
@@ -119,7 +121,7 @@ def test_errors_name_the_problem(ws: Workspace, tmp_path: Path) -> None:
 def test_a_damaged_saved_model_is_fitted_again(ws: Workspace) -> None:
     fitted(ws, "popularity")
     (target,) = (ws.models_dir / "recommenders").iterdir()
-    (target / "model" / "state.npz").write_bytes(b"not a zip")
+    (target / "model" / "state" / "fans.npy").write_bytes(b"not an array")
     before = store.fit_count
     model = fitted(ws, "popularity")
     assert store.fit_count == before + 1 and len(model.recommend(HIST, 3)[0]) == 3
@@ -160,3 +162,42 @@ def test_content_and_hybrid_round_trip(ws: Workspace, tiny_model_dir: Path) -> N
         )["key"],
     )
     assert key_dir.exists()
+
+
+def _as_legacy_npz(model_dir: Path) -> None:
+    """Turn a saved model into what Recommender.save wrote before the .npy layout."""
+    arrays = {k: np.array(v) for k, v in read_state(model_dir).items()}
+    np.savez(model_dir / LEGACY_STATE, **arrays)
+    shutil.rmtree(model_dir / STATE_DIR)
+
+
+def test_a_fit_saved_as_state_npz_is_served_and_rewritten_once_as_mapped_npy(ws: Workspace):
+    first = fitted(ws, "ease")
+    (target,) = (ws.models_dir / "recommenders").iterdir()
+    _as_legacy_npz(target / "model")
+    before, notes = store.fit_count, []
+    again = fitted(ws, "ease", log=notes.append)
+    assert store.fit_count == before  # no refit
+    assert (target / "model" / STATE_DIR).is_dir() and not (
+        target / "model" / LEGACY_STATE
+    ).exists()
+    assert isinstance(again.B, np.memmap) and any("rewrote" in n for n in notes)
+    np.testing.assert_allclose(again.score(HIST), first.score(HIST), rtol=1e-6)
+    third = fitted(ws, "ease")
+    assert isinstance(third.B, np.memmap) and store.fit_count == before
+
+
+def test_an_unwritable_old_fit_still_serves_from_memory(ws: Workspace, monkeypatch) -> None:
+    first = fitted(ws, "ease")
+    (target,) = (ws.models_dir / "recommenders").iterdir()
+    _as_legacy_npz(target / "model")
+
+    def read_only(self, path):
+        raise PermissionError(f"read-only: {path}")
+
+    monkeypatch.setattr(EASE, "save", read_only)
+    notes: list[str] = []
+    again = fitted(ws, "ease", log=notes.append)
+    assert not isinstance(again.B, np.memmap) and (target / "model" / LEGACY_STATE).exists()
+    assert any("could not be rewritten" in n for n in notes)
+    np.testing.assert_allclose(again.score(HIST), first.score(HIST), rtol=1e-6)

@@ -39,6 +39,7 @@ from animerec.recommend.context import Context
 from animerec.recommend.models import SINGLE_MODELS, lookup
 from animerec.recommend.ranker.features import ITEM_FEATURES, ItemSide, candidates, feature_names
 from animerec.recommend.ranker.learn import check, lgb_params, queries, train_booster
+from animerec.recommend.state_files import write_state
 from animerec.workspace import atomic_path, read_json, write_json
 
 __all__ = ["BOOSTER_FILE", "RankerRecommender"]
@@ -322,13 +323,13 @@ class RankerRecommender(Recommender):
         self.catalog = catalog
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """``params.json``, ``state.npz`` (members and item features) and LightGBM's text
+        """``params.json``, ``state/`` (members and item features, one ``.npy`` each) and LightGBM's text
         model ``booster.txt``, written together atomically."""
         meta = {"model": self.name, "params": asdict(self.params)}
         with atomic_path(path) as tmp:
             tmp.mkdir()
             (tmp / "params.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-            np.savez(tmp / "state.npz", **self.state())
+            write_state(tmp, self.state())
             (tmp / BOOSTER_FILE).write_text(self.booster.model_to_string())
 
     @classmethod
