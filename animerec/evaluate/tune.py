@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from animerec.data.catalog import Catalog
 from animerec.data.fingerprint import data_fingerprint
@@ -198,7 +199,10 @@ def tune_protocols(
 
     t0 = time.perf_counter()
     rows: dict[str, list[dict[str, Any]]] = {pn: [] for pn in todo}
-    for point in grid(space):
+    # A bar with an ETA where someone watches (a log is given): a grid is minutes of fits.
+    points = grid(space)
+    bar = tqdm(points, desc=f"tuning {name}", unit="fit", leave=False, disable=log is None)
+    for point in bar:
         res = validation_ndcg(
             make(**fixed, **point), train, catalog, k=k, seed=vseed,
             protocols=[p for p, _, _ in todo.values()],
@@ -207,7 +211,9 @@ def tune_protocols(
             rows[pn].append({"params": point, **r})
             if log is not None:
                 where = "" if pn == HOLDOUT.name else f" @ {pn}"
-                log(f"tune {name}{where} {point}: ndcg@{k}={r['ndcg']:.4f}")
+                with tqdm.external_write_mode():  # the line above the bar, not through it
+                    log(f"tune {name}{where} {point}: ndcg@{k}={r['ndcg']:.4f}")
+    bar.close()
     tune_s = time.perf_counter() - t0
     for pn, (_, s, key) in todo.items():
         scores = np.array([r["ndcg"] for r in rows[pn]], dtype=np.float64)

@@ -133,3 +133,18 @@ def test_tuning_key_follows_what_the_content_vectors_come_from():
     assert pa == _base_params(ContentRecommender(vectors=a.copy()), space)
     assert pa != _base_params(ContentRecommender(vectors=b), space)
     assert pa["embedder"] == "auto" and "vectors" in pa["inputs"]
+
+
+def test_a_logged_grid_shows_a_bar_with_an_eta_and_every_point(synth, tmp_path, capsys) -> None:
+    """Someone watching (a log is given) sees the grid's progress and time left on stderr, and
+    still every point's line; without a log nothing is drawn."""
+    ratings, catalog = synth
+    train = protocol_split(ratings).train
+    lines: list[str] = []
+    tune("countpop", make, CountPop.search_space, train, catalog, k=5, log=lines.append)
+    err = capsys.readouterr().err
+    n = len(grid(CountPop.search_space))
+    assert "tuning countpop" in err and f"/{n}" in err and "<" in err  # tqdm: [elapsed<left]
+    assert len([m for m in lines if m.startswith("tune countpop")]) == n
+    tune("countpop", make, CountPop.search_space, train, catalog, k=5, retune=True)
+    assert "tuning countpop" not in capsys.readouterr().err
