@@ -243,9 +243,22 @@ def select(
         _fill(out, histories, catalog, options, fallback, trusted, dislikes, weak)
     if held is not None:
         plain_order = notes is None and options.spread is None
+        before = out.positions
         out.positions, out.scores, out.new = admit_new(
             out.positions, out.scores, held, skip=out.fallback, by_score=plain_order
         )
+        if out.notes is not None:
+            out.notes = _renote(out.notes, before, out.positions)
+    return out
+
+
+def _renote(notes: list[list[str]], before: np.ndarray, after: np.ndarray) -> list[list[str]]:
+    """Franchise notes for lists new titles entered: one per slot, and none on a slot that now
+    holds a new title (the note was the entry it replaced; a short list had no note there)."""
+    out = []
+    for row, b, a in zip(notes, before.tolist(), after.tolist(), strict=True):
+        row = list(row) + [""] * (len(a) - len(row))
+        out.append([n if x == y else "" for n, x, y in zip(row, b, a, strict=False)])
     return out
 
 

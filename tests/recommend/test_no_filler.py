@@ -238,3 +238,40 @@ def test_a_list_the_rule_shortens_is_not_handed_to_the_popularity_fallback(contr
     assert 4 in ids and len(ids) == 2 and len(set(ids) & {3, 14}) == 1  # one new title, labelled
     reasons = {r.anime_id: r.reason for r in explain(model, [LIKES_A], ranked, fallback)[0]}
     assert not reasons[4].startswith(("popular with fans", NEW_TITLE))
+
+
+class _Says:
+    """The two things :func:`explain` asks of a model, for lists built by :func:`select`."""
+
+    def __init__(self, catalog) -> None:
+        self.catalog = catalog
+
+    def fitted_catalog(self):
+        return self.catalog
+
+    def reasons(self, history, ids, scores) -> list[str]:
+        return [f"because of {int(a)}" for a in ids]
+
+
+def test_a_short_franchise_list_that_takes_a_new_title_explains_every_entry():
+    """One card per franchise can leave a list short of k; a new title then fills a free slot
+    and must get a reason of its own, not crash the explanation (it did: a 500 from
+    ``POST /recommend`` for a fan of one franchise) nor inherit another entry's note."""
+    catalog = _synthetic()
+    r1, recap, movie, clannad, after, lone = 1575, 2124, 34437, 2167, 4181, 42
+    raters = np.full(len(catalog), 100)
+    raters[catalog.positions([lone])] = 1
+    s = np.zeros((1, len(catalog)), np.float32)
+    for i, a in enumerate([r1, recap, clannad, movie, after, lone]):
+        s[0, catalog.positions([a])[0]] = 10.0 - i
+    only = Filters(allow=(r1, recap, clannad, movie, after, lone))
+    opts = RankOptions(k=5, franchise=True, filters=only)
+    ranked = select(s, [History.of([])], catalog, opts, evidence=Evidence(raters))
+    ids = [a for a in ranked.ids(catalog)[0].tolist() if a >= 0]
+    assert ids == [r1, clannad, lone]  # two franchise cards, then the new title in a free slot
+    assert ranked.new[0].tolist()[:3] == [False, False, True]
+    assert len(ranked.notes[0]) >= len(ids) and ranked.notes[0][2] == ""
+    recs = explain(_Says(catalog), [History.of([])], ranked)[0]
+    assert [r.anime_id for r in recs] == ids
+    assert recs[2].reason == f"{NEW_TITLE} — because of {lone}"
+    assert not recs[0].reason.startswith(NEW_TITLE) and recs[0].reason.startswith("because of")
