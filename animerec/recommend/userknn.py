@@ -98,8 +98,8 @@ class UserKNN(Recommender):
     def neighbours(self, histories: Sequence[History]) -> sp.csr_matrix:
         """``[len(histories), n_training_users]`` similarity weights of each history's neighbours."""
         p = self.params
-        raw = self.space.history_matrix(histories)
-        H = weighted(raw, p.min_rating)
+        # the promotions straight from the history (the same matrix as weighting the raw one)
+        H = self.space.history_matrix(histories, min_rating=p.min_rating)
         co = (H @ self.PT).toarray()
         own = np.diff(H.indptr).astype(np.float32)[:, None]
         if self.params.similarity == "jaccard":
@@ -107,18 +107,19 @@ class UserKNN(Recommender):
         else:
             denom = np.sqrt(own * self.sizes[None, :])
         if p.dislike_weight:
-            D = raw.copy()
+            D = self.space.history_matrix(histories)
             D.data = np.where((D.data > 0) & (D.data <= p.dislike_max), 1.0, 0.0)
             D.eliminate_zeros()
             co = np.maximum(co + p.dislike_weight * (D @ self.PT).toarray(), 0.0)
         sim = np.divide(co, denom, out=np.zeros_like(co), where=denom > 0).astype(np.float32)
         k = max(1, min(self.params.neighbours, sim.shape[1]))
-        top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+        top = np.sort(np.argpartition(-sim, k - 1, axis=1)[:, :k], axis=1)
         w = np.take_along_axis(sim, top, axis=1)
-        rows = np.repeat(np.arange(len(histories)), k)
-        W = sp.csr_matrix((w.ravel(), (rows, top.ravel())), shape=sim.shape, dtype=np.float32)
-        W.eliminate_zeros()
-        return W
+        # CSR straight from the sorted columns, zeros dropped: what the COO route built (its
+        # canonical form sorts each row), without its conversions on every request
+        keep = w != 0
+        indptr = np.r_[0, np.cumsum(keep.sum(axis=1))]
+        return sp.csr_matrix((w[keep], top[keep], indptr), shape=sim.shape, dtype=np.float32)
 
     def score(self, histories: Sequence[History]) -> np.ndarray:
         self.fitted_catalog()
