@@ -24,8 +24,13 @@ import cProfile
 import pstats
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from animerec.data.ratings import History
+    from animerec.workspace import Workspace
 
 PROTOCOLS = ("holdout", "likes1", "likes3", "likes10", "likes3+d2")
 
@@ -51,7 +56,10 @@ def main() -> None:
         run(args)
 
 
-def histories_of(ws, n_users: int, protocols: list[str]) -> tuple[list[str], list]:
+def histories_of(
+    ws: Workspace, n_users: int, protocols: list[str]
+) -> tuple[list[str], list[History]]:
+    """The first ``n_users`` test histories under each protocol, and each one's protocol."""
     from animerec.data.ratings import Ratings, histories_from_ratings
     from animerec.data.split import Protocol, protocol_split
 
