@@ -66,6 +66,7 @@ class UserKNN(Recommender):
         self.P: sp.csr_matrix | None = None
         """Training users × items, 1 where the user promoted the item."""
         self._sizes: np.ndarray | None = None
+        self._PT: sp.csr_matrix | None = None
         self.prior: np.ndarray | None = None
         """:func:`tie_break` of each item's promoter count."""
 
@@ -75,7 +76,7 @@ class UserKNN(Recommender):
         P = weighted(space.train_matrix(train), p.min_rating)
         keep = np.diff(P.indptr) > 0  # users who promoted nothing can never be neighbours
         self.space, self.P, self.catalog = space, P[keep], catalog
-        self._sizes = None
+        self._sizes, self._PT = None, None
         self.prior = tie_break(np.asarray(P.sum(axis=0)).ravel())
         return self
 
@@ -85,30 +86,40 @@ class UserKNN(Recommender):
             self._sizes = np.diff(self.P.indptr).astype(np.float32)
         return self._sizes
 
+    @property
+    def PT(self) -> sp.csr_matrix:
+        """``P.T`` as CSR, built once: ``H @ P.T`` would convert the transpose on every call
+        (most of a one-user request's cost here). The same matrix scipy builds, so the same
+        products; it costs one more copy of ``P`` in memory."""
+        if self._PT is None:
+            self._PT = self.P.T.tocsr()
+        return self._PT
+
     def neighbours(self, histories: Sequence[History]) -> sp.csr_matrix:
         """``[len(histories), n_training_users]`` similarity weights of each history's neighbours."""
         p = self.params
-        raw = self.space.history_matrix(histories)
-        H = weighted(raw, p.min_rating)
-        co = (H @ self.P.T).toarray()
+        # the promotions straight from the history (the same matrix as weighting the raw one)
+        H = self.space.history_matrix(histories, min_rating=p.min_rating)
+        co = (H @ self.PT).toarray()
         own = np.diff(H.indptr).astype(np.float32)[:, None]
         if self.params.similarity == "jaccard":
             denom = own + self.sizes[None, :] - co
         else:
             denom = np.sqrt(own * self.sizes[None, :])
         if p.dislike_weight:
-            D = raw.copy()
+            D = self.space.history_matrix(histories)
             D.data = np.where((D.data > 0) & (D.data <= p.dislike_max), 1.0, 0.0)
             D.eliminate_zeros()
-            co = np.maximum(co + p.dislike_weight * (D @ self.P.T).toarray(), 0.0)
+            co = np.maximum(co + p.dislike_weight * (D @ self.PT).toarray(), 0.0)
         sim = np.divide(co, denom, out=np.zeros_like(co), where=denom > 0).astype(np.float32)
         k = max(1, min(self.params.neighbours, sim.shape[1]))
-        top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+        top = np.sort(np.argpartition(-sim, k - 1, axis=1)[:, :k], axis=1)
         w = np.take_along_axis(sim, top, axis=1)
-        rows = np.repeat(np.arange(len(histories)), k)
-        W = sp.csr_matrix((w.ravel(), (rows, top.ravel())), shape=sim.shape, dtype=np.float32)
-        W.eliminate_zeros()
-        return W
+        # CSR straight from the sorted columns, zeros dropped: what the COO route built (its
+        # canonical form sorts each row), without its conversions on every request
+        keep = w != 0
+        indptr = np.r_[0, np.cumsum(keep.sum(axis=1))]
+        return sp.csr_matrix((w[keep], top[keep], indptr), shape=sim.shape, dtype=np.float32)
 
     def score(self, histories: Sequence[History]) -> np.ndarray:
         self.fitted_catalog()
@@ -141,6 +152,6 @@ class UserKNN(Recommender):
         indptr, indices = arrays["indptr"], arrays["indices"]
         data = np.ones(len(indices), np.float32)
         self.P = sp.csr_matrix((data, indices, indptr), shape=(len(indptr) - 1, len(self.space)))
-        self._sizes = None
+        self._sizes, self._PT = None, None
         self.prior = arrays["prior"]
         self.catalog = catalog

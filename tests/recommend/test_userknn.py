@@ -83,3 +83,55 @@ def test_a_dislike_lowers_the_fans_of_the_disliked_title_by_hand(people):
 def test_dislike_max_must_stay_below_min_rating():
     with pytest.raises(AnimerecError, match="dislike_max"):
         UserKNN(UserKNN.Params(min_rating=5, dislike_max=5))
+
+
+def coo_neighbours(model: UserKNN, histories: list[History]):
+    """The first version's neighbour weights (COO route), the oracle of the CSR build."""
+    import scipy.sparse as sp
+
+    from animerec.recommend.itemspace import weighted
+
+    p = model.params
+    raw = model.space.history_matrix(histories)
+    H = weighted(raw, p.min_rating)
+    co = (H @ model.P.T).toarray()
+    own = np.diff(H.indptr).astype(np.float32)[:, None]
+    if p.similarity == "jaccard":
+        denom = own + model.sizes[None, :] - co
+    else:
+        denom = np.sqrt(own * model.sizes[None, :])
+    if p.dislike_weight:
+        D = raw.copy()
+        D.data = np.where((D.data > 0) & (D.data <= p.dislike_max), 1.0, 0.0)
+        D.eliminate_zeros()
+        co = np.maximum(co + p.dislike_weight * (D @ model.P.T).toarray(), 0.0)
+    sim = np.divide(co, denom, out=np.zeros_like(co), where=denom > 0).astype(np.float32)
+    k = max(1, min(p.neighbours, sim.shape[1]))
+    top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+    w = np.take_along_axis(sim, top, axis=1)
+    rows = np.repeat(np.arange(len(histories)), k)
+    W = sp.csr_matrix((w.ravel(), (rows, top.ravel())), shape=sim.shape, dtype=np.float32)
+    W.eliminate_zeros()
+    return W
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"neighbours": 7}, {"neighbours": 30, "similarity": "jaccard"}, {"dislike_weight": 1.5}],
+)
+def test_neighbour_weights_are_the_coo_routes_matrix_entry_for_entry(params):
+    """Built straight as CSR, the weights must hold what the COO route held, in its order
+    (columns sorted, zeros dropped), so ``W @ P`` sums the same way: the same scores."""
+    rng = np.random.default_rng(0)
+    users = np.repeat(np.arange(80), 12)
+    catalog = Catalog(pd.DataFrame({"anime_id": np.arange(1, 60), "name": ["x"] * 59}))
+    train = Ratings.from_arrays(users, rng.integers(1, 60, len(users)), rng.integers(1, 11, 960))
+    lengths = (1, 3, 8, 20, 40)
+    hs = [History.of(rng.choice(59, n, replace=False) + 1, rng.integers(1, 11, n)) for n in lengths]
+    hs.append(History.of([5], [2]))  # a dislike only: no neighbour at all
+    model = UserKNN(UserKNN.Params(**params)).fit(train, catalog)
+    for batch in [hs, *([h] for h in hs)]:
+        got, want = model.neighbours(batch), coo_neighbours(model, batch)
+        assert want.nnz > 0 or len(batch) == 1
+        for a in ("indptr", "indices", "data"):
+            np.testing.assert_array_equal(getattr(got, a), getattr(want, a))

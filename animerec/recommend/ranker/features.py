@@ -24,7 +24,15 @@ from animerec.recommend.filters import years
 from animerec.recommend.franchise_order import franchises_of
 from animerec.recommend.itemspace import DISLIKE_MAX
 
-__all__ = ["ITEM_FEATURES", "TYPES", "Candidates", "ItemSide", "candidates", "feature_names"]
+__all__ = [
+    "ITEM_FEATURES",
+    "TYPES",
+    "Candidates",
+    "ItemSide",
+    "candidates",
+    "feature_names",
+    "smallest",
+]
 
 TYPES = ("TV", "OVA", "Movie", "Special", "ONA", "Music")
 """Type codes 0..5 (anything else: 6), a categorical feature."""
@@ -107,6 +115,38 @@ def _split(history: History, catalog: Catalog) -> tuple[np.ndarray, np.ndarray]:
     return pos[ok][liked], pos[ok][~liked]
 
 
+def _float(scores: np.ndarray) -> np.ndarray:
+    s = np.asarray(scores)
+    return s if s.dtype.kind == "f" else s.astype(np.float64)
+
+
+def smallest(neg: np.ndarray, depth: int) -> np.ndarray:
+    """The finite entries among the ``depth`` smallest of ``neg`` — the very set
+    ``np.argpartition(neg, d - 1)[:d]`` picks (``d``: ``depth``, at most the finite count).
+
+    Why not that call alone: it is most of the candidates' cost (five passes over the catalog
+    a request). A floor from strided chunk minima keeps a few hundred entries that must hold
+    the ``depth`` smallest; partitioning those gives the same set whenever it is unique. When
+    entries tie with the ``depth``-th value (argpartition's choice among them is its own) or the
+    floor keeps too few finite entries, the whole row is partitioned as before."""
+    m = len(neg)
+    q = 4 * depth
+    if depth > 0 and 2 * q <= m:
+        chunk_min = neg[: q * (m // q)].reshape(m // q, q).min(axis=0)  # q strided chunks
+        floor = np.partition(chunk_min, depth - 1)[depth - 1]  # NaN sorts last
+        hits = np.flatnonzero(neg <= floor)  # ≥ depth entries: a chunk minimum each
+        sub = neg[hits]
+        if np.isfinite(sub).all() and depth <= len(hits) <= m // 8:
+            part = np.argpartition(sub, depth - 1)[:depth]
+            if np.count_nonzero(sub <= sub[part].max()) == depth:  # no tie at the cut
+                return hits[part]
+    d = min(depth, int(np.count_nonzero(np.isfinite(neg))))
+    if d <= 0:
+        return np.zeros(0, np.int64)
+    top = np.argpartition(neg, d - 1)[:d]
+    return top[np.isfinite(neg[top])]
+
+
 def candidates(
     history: History,
     scores: Sequence[np.ndarray],
@@ -115,51 +155,59 @@ def candidates(
     catalog: Catalog,
 ) -> Candidates:
     """Candidates of ``history`` from each member's ``scores`` row (``float32 [catalog]``, in
-    member order) cut at its depth, with their features (:func:`feature_names` order)."""
+    member order) cut at its depth, with their features (:func:`feature_names` order).
+
+    Served once per request, so it is written for one history's cost: each member's row is
+    negated once and partitioned over the whole catalog (the same ``argpartition`` call on the
+    same array picks the same titles among ties), the franchise counts come from one
+    ``bincount``, and the features are written straight into one ``float32`` array."""
     liked, disliked = _split(history, catalog)
-    seen = np.zeros(len(catalog), bool)
-    seen[np.r_[liked, disliked]] = True
-    proposer = np.full(len(catalog), -1, np.int64)
-    n_prop = np.zeros(len(catalog), np.int64)
+    seen = np.r_[liked, disliked]
+    n_items = len(catalog)
+    proposer = np.full(n_items, -1, np.int64)
+    n_prop = np.zeros(n_items, np.int64)
     for m in range(len(scores) - 1, -1, -1):  # the first member that proposes an item names it
-        s = np.where(seen, -np.inf, scores[m])
-        d = min(depths[m], int(np.isfinite(s).sum()))
-        if d <= 0:
-            continue
-        top = np.argpartition(-s, d - 1)[:d]
-        top = top[np.isfinite(s[top])]
+        neg = np.negative(_float(scores[m]))
+        neg[seen] = np.inf  # a seen title is never a candidate
+        top = smallest(neg, depths[m])
         proposer[top] = m
         n_prop[top] += 1
     pos = np.flatnonzero(proposer >= 0)
-    cols = []
-    for s in scores:
+    n = len(pos)
+    text = side.vectors is not None
+    width = 2 * len(scores) + len(HISTORY_FEATURES) + len(ITEM_FEATURES) + 1
+    out = np.empty((n, width + (len(TEXT_FEATURES) if text else 0)), np.float32)
+    for m, s in enumerate(scores):
         c = np.asarray(s[pos], np.float64)
         fin = np.isfinite(c)
+        if fin.all():
+            mean = c.mean() if n else 0.0
+            std = c.std() if n > 1 else 0.0
+            out[:, 2 * m] = (c - mean) / (std or 1.0)
+            order = np.argsort(-c, kind="stable")
+            out[order, 2 * m + 1] = np.arange(n)
+            continue
         mean = c[fin].mean() if fin.any() else 0.0
         std = c[fin].std() if fin.sum() > 1 else 0.0
-        z = np.where(fin, (np.where(fin, c, 0.0) - mean) / (std or 1.0), np.nan)
+        out[:, 2 * m] = np.where(fin, (np.where(fin, c, 0.0) - mean) / (std or 1.0), np.nan)
         order = np.argsort(-np.where(fin, c, -np.inf), kind="stable")
-        rank = np.empty(len(pos), np.float64)
-        rank[order] = np.arange(len(pos))
-        cols += [z, np.where(fin, rank, len(pos))]
-    n = len(pos)
-    cols += [np.full(n, len(liked)), np.full(n, len(disliked)), n_prop[pos]]
-    cols += list(side.items[pos].T)
-    same = np.isin(side.franchise_of[pos], side.franchise_of[liked])
-    if same.any():
-        counts = np.bincount(side.franchise_of[liked], minlength=int(side.franchise_of.max()) + 1)
-        cols.append(counts[side.franchise_of[pos]])
-    else:
-        cols.append(np.zeros(n))
-    if side.vectors is not None:
+        rank = np.empty(n, np.float64)
+        rank[order] = np.arange(n)
+        out[:, 2 * m + 1] = np.where(fin, rank, n)
+    j = 2 * len(scores)
+    out[:, j], out[:, j + 1], out[:, j + 2] = len(liked), len(disliked), n_prop[pos]
+    j += len(HISTORY_FEATURES)
+    out[:, j : j + len(ITEM_FEATURES)] = side.items[pos]
+    j += len(ITEM_FEATURES)
+    franchise = side.franchise_of[pos]
+    counts = np.bincount(side.franchise_of[liked], minlength=int(franchise.max(initial=0)) + 1)
+    out[:, j] = counts[franchise]  # 0 where no liked title shares the franchise
+    if text:
         v = side.vectors[pos]
         if len(liked):
             sim = v @ side.vectors[liked].T
-            cols += [sim.max(axis=1), sim.mean(axis=1)]
+            out[:, j + 1], out[:, j + 2] = sim.max(axis=1), sim.mean(axis=1)
         else:
-            cols += [np.full(n, np.nan), np.full(n, np.nan)]
-        cols.append(
-            (v @ side.vectors[disliked].T).max(axis=1) if len(disliked) else np.full(n, np.nan)
-        )
-    features = np.stack(cols, axis=1).astype(np.float32) if n else np.zeros((0, len(cols)))
-    return Candidates(pos, proposer[pos], features.astype(np.float32))
+            out[:, j + 1 : j + 3] = np.nan
+        out[:, j + 3] = (v @ side.vectors[disliked].T).max(axis=1) if len(disliked) else np.nan
+    return Candidates(pos, proposer[pos], out)

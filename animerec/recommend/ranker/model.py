@@ -240,6 +240,7 @@ class RankerRecommender(Recommender):
         catalog = self.fitted_catalog()
         out = np.empty((len(histories), len(catalog)), np.float32)
         self._recent.rows = {}
+        rank0 = self.names.index(f"{self.params.members[0]}:rank")
         for s in range(0, len(histories), BLOCK):
             block = histories[s : s + BLOCK]
             scores = [np.asarray(m.score(block), np.float32) for m in self.members]
@@ -250,7 +251,6 @@ class RankerRecommender(Recommender):
             rows = np.concatenate([c.features for c in cands]) if cands else np.zeros((0, 1))
             pred = self.booster.predict(rows, num_threads=1) if len(rows) else np.zeros(0)
             at = 0
-            rank0 = self.names.index(f"{self.params.members[0]}:rank")
             for r, (h, c) in enumerate(zip(block, cands, strict=True)):
                 n = len(c.positions)
                 # near-ties of the booster go the first member's way (a booster that learned
@@ -312,7 +312,12 @@ class RankerRecommender(Recommender):
         self.validation = meta.get("validation", {})
         if arrays["items"].shape[1] != len(ITEM_FEATURES):
             raise AnimerecError("ranker: the saved item features are not this version's")
-        self.side = ItemSide(arrays["items"], arrays["franchise_of"], arrays.get("vectors"))
+        vectors = arrays.get("vectors")
+        self.side = ItemSide(
+            _plain(arrays["items"]),
+            _plain(arrays["franchise_of"]),
+            None if vectors is None else _plain(vectors),
+        )
         self.members = []
         for name, mp in zip(self.params.members, meta["member_params"], strict=True):
             prefix = f"member.{name}."
@@ -344,13 +349,26 @@ class RankerRecommender(Recommender):
         return model
 
 
+def _plain(array: np.ndarray) -> np.ndarray:
+    """A plain ``ndarray`` view of a (read-only) memory map: the same shared pages, without
+    ``np.memmap``'s Python-level indexing, which a request pays several times per member."""
+    return array.view(np.ndarray) if isinstance(array, np.memmap) else array
+
+
 def _tail(base: np.ndarray, top: float) -> np.ndarray:
     """``base`` mapped in order into ``[top − 1, top]`` (``-inf`` kept): the titles after the
-    candidates, in the first member's order."""
+    candidates, in the first member's order. In-place ``float32`` steps over the catalog row
+    (the same operations, so the same values, as ``top − (hi − base) / span``)."""
     fin = np.isfinite(base)
-    if not fin.any():
+    every = bool(fin.all())
+    if not every and not fin.any():
         return np.full(len(base), -np.inf, np.float32)
-    hi, lo = float(base[fin].max()), float(base[fin].min())
+    known = base if every else base[fin]
+    hi, lo = float(known.max()), float(known.min())
     span = hi - lo if hi > lo else 1.0
-    t = top - (hi - np.where(fin, base, hi)) / span
-    return np.where(fin, t, -np.inf).astype(np.float32)
+    t = np.subtract(hi, base if every else np.where(fin, base, hi))  # python floats: float32 ops
+    np.divide(t, span, out=t)
+    np.subtract(top, t, out=t)
+    if not every:
+        t[~fin] = -np.inf
+    return t.astype(np.float32, copy=False)
