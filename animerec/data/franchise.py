@@ -280,9 +280,7 @@ class Franchises:
 
     def unwatched_story(self, franchise: int, watched: set[int]) -> int:
         """Story entries of ``franchise`` not in ``watched`` (catalog positions)."""
-        mine = sum(
-            1 for p in watched if self.franchise_of[p] == franchise and self.story_mask[p]
-        )
+        mine = sum(1 for p in watched if self.franchise_of[p] == franchise and self.story_mask[p])
         return int(self.story_sizes[franchise]) - mine
 
     def story(self, franchise: int) -> np.ndarray:

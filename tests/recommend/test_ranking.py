@@ -46,4 +46,3 @@ def test_threshold_pass_and_partition_agree_on_wide_rows() -> None:
     for k in (1, 10, 50, 200):
         np.testing.assert_array_equal(top_k(s.copy(), k), _top_k_partition(s.copy(), k))
         np.testing.assert_array_equal(top_k(s.copy(), k), reference(s, k))
-
