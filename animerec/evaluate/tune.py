@@ -200,8 +200,7 @@ def tune_protocols(
     t0 = time.perf_counter()
     rows: dict[str, list[dict[str, Any]]] = {pn: [] for pn in todo}
     # A bar with an ETA where someone watches (a log is given): a grid is minutes of fits.
-    points = grid(space)
-    bar = tqdm(points, desc=f"tuning {name}", unit="fit", leave=False, disable=log is None)
+    bar = tqdm(grid(space), desc=f"tuning {name}", unit="fit", leave=False, disable=log is None)
     for point in bar:
         res = validation_ndcg(
             make(**fixed, **point), train, catalog, k=k, seed=vseed,
